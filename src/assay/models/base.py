@@ -1,0 +1,97 @@
+"""The model-family extension point.
+
+A family is one small object that says what it can do and how to build an
+estimator for a configuration. Adding a family = one file in this package +
+one line in `registry.py`; `tests/models/test_family_conformance.py` then runs
+it through the shared checks.
+
+Contract of `build(params, info)`: returns an *unfitted* scikit-learn estimator
+(usually a Pipeline of `assay.features.build_preprocessor(info.schema, style)`
+and the learner) that accepts the raw feature DataFrame (columns =
+`info.schema.feature_names`, dtypes as after `assay.data.validate`), and an
+encoded target (classification: integers 0..K-1; regression: float).
+Classifiers expose `predict_proba` with K columns in class order 0..K-1;
+regressors expose `predict`. The estimator must be picklable and must not
+touch global random state (use `info.seed`). Boosters do their own early
+stopping on an inner split of whatever they are fit on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any
+
+from assay.data.schema import BINARY, MULTICLASS, REGRESSION, Schema
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    gpu: bool = False
+    sample_weight: bool = True
+    monotone: bool = False
+    differentially_private: bool = False
+    differentiable: bool = False
+    native_categorical: bool = False
+
+
+@dataclass
+class ProblemInfo:
+    """What a family needs to know about the problem to size its space and build."""
+
+    schema: Schema
+    n_rows: int                 # rows the estimator will be fit on (about)
+    seed: int = 0
+    n_jobs: int = 1
+    device: str = "cpu"         # "cpu" or "cuda"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return self.schema.task
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.schema.classes or [])
+
+    @property
+    def n_features(self) -> int:
+        return len(self.schema.features)
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task in (BINARY, MULTICLASS)
+
+
+class ModelFamily:
+    """Base class: subclass, set the class attributes, implement the three methods."""
+
+    name: str = ""
+    task_types: frozenset = frozenset({BINARY, MULTICLASS, REGRESSION})
+    capabilities: Capabilities = Capabilities()
+    requires: tuple[str, ...] = ()   # importable modules the family needs
+    extra: str = ""                  # pip extra that installs them
+    relative_cost: float = 1.0       # rough fit cost vs a default LightGBM (search ordering)
+
+    def is_available(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.requires)
+
+    def supports(self, task: str) -> bool:
+        return task in self.task_types
+
+    def default_configs(self, info: ProblemInfo) -> list[dict]:
+        """Good configurations to try first, best guess first. Must not be empty."""
+        raise NotImplementedError
+
+    def search_space(self, trial, info: ProblemInfo) -> dict:
+        """Sample a configuration with an Optuna trial. Parameter names must be
+        prefixed with the family name (e.g. ``lightgbm.num_leaves``) so that
+        families do not collide in one study; return them *without* the prefix."""
+        raise NotImplementedError
+
+    def build(self, params: dict, info: ProblemInfo):
+        """Return an unfitted estimator (see module docstring)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<family {self.name}>"
