@@ -1,0 +1,252 @@
+"""The `assay` command line. Thin: parse, call the API, print.
+
+Imports of the heavy parts happen inside the commands so `assay --help` is fast.
+A user error prints one line and exits with code 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="assay: from a table to a tuned, explained, audited model.")
+
+
+def _fail(message: str, code: int = 2):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    import logging
+
+    level = logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    if verbose:
+        level = logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    log = logging.getLogger("assay")
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
+def _guard(fn):
+    """Run a command body, turning user errors into one line + exit 2."""
+    from assay.errors import AssayInputError
+
+    try:
+        return fn()
+    except AssayInputError as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130)
+
+
+@app.command()
+def fit(
+    data: str = typer.Argument(..., help="table: CSV (any delimiter, .gz), Parquet, Feather, JSONL"),
+    target: str = typer.Option(..., "--target", "-t", help="column to predict"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<data name>)"),
+    time_limit: Optional[float] = typer.Option(60.0, "--time-limit", help="seconds for the whole fit"),
+    max_trials: Optional[int] = typer.Option(None, "--max-trials", help="cap on search trials"),
+    task: Optional[str] = typer.Option(None, "--task", help="binary | multiclass | regression (default: inferred)"),
+    metric: Optional[str] = typer.Option(None, "--metric", help="roc_auc, log_loss, accuracy, balanced_accuracy, f1, rmse, mae, r2"),
+    families: Optional[str] = typer.Option(None, "--families", help="comma-separated model families (default: all installed)"),
+    search: str = typer.Option("tpe", "--search", help="tpe | random"),
+    folds: Optional[int] = typer.Option(None, "--folds", help="CV folds (default by data size)"),
+    seed: int = typer.Option(0, "--seed"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="threads per trial (default all cores)"),
+    refit: str = typer.Option("auto", "--refit", help="auto | full | folds"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing Run at --out"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logs"),
+):
+    """Search models for TARGET within the time limit and save the Run."""
+    _setup_logging(quiet, verbose)
+
+    def body():
+        import assay
+        from assay.config import FitConfig
+
+        fams = [f.strip() for f in families.split(",") if f.strip()] if families else None
+        cfg = FitConfig(time_limit=time_limit if time_limit and time_limit > 0 else None,
+                        max_trials=max_trials, task=task, metric=metric, families=fams,
+                        search=search, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
+                        verbosity=0 if quiet else (2 if verbose else 1))
+        dest = out if out is not None else Path("runs") / _stem(data)
+        run = assay.fit(data, target, cfg, out=dest, overwrite=overwrite)
+        if not quiet:
+            _print_leaderboard(run.leaderboard(), top=10)
+            info = run.info()
+            typer.echo(f"Run saved to {run.path}  ({info['metric']} {info['cv_score']:.5g} by cross-validation, "
+                       f"{run.meta['timings']['total']:.1f}s)")
+
+    _guard(body)
+
+
+@app.command()
+def leaderboard(
+    run_dir: Path = typer.Argument(..., help="Run directory"),
+    all_rows: bool = typer.Option(False, "--all", help="every trial, not the top 20"),
+    csv: bool = typer.Option(False, "--csv", help="print CSV instead of a table"),
+):
+    """Show the trials of a Run, best first."""
+    def body():
+        import pandas as pd
+
+        from assay import store
+
+        store.read_meta(run_dir)
+        lb = pd.read_csv(run_dir / store.LEADERBOARD)
+        if csv:
+            typer.echo(lb.to_csv(index=False), nl=False)
+        else:
+            _print_leaderboard(lb, top=None if all_rows else 20)
+
+    _guard(body)
+
+
+@app.command()
+def predict(
+    run_dir: Path = typer.Argument(..., help="Run directory"),
+    data: str = typer.Argument(..., help="rows to score (same columns as training; target not needed)"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="write here (.csv, .parquet, .jsonl); default stdout as CSV"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Add `prediction` (and class probabilities) to the rows of DATA."""
+    _setup_logging(quiet, False)
+
+    def body():
+        import assay
+        from assay.errors import OptionError
+
+        if output is not None and Path(data).exists() and output.resolve() == Path(data).resolve():
+            raise OptionError(f"--output {output} is the input file; choose another path (nothing was changed)")
+        run = assay.load(run_dir)
+        frame = run.predict_frame(data)
+        if output is None:
+            typer.echo(frame.to_csv(index=False), nl=False)
+            return
+        _write_frame(frame, output)
+        if not quiet:
+            typer.echo(f"wrote {len(frame)} predictions to {output}", err=True)
+
+    _guard(body)
+
+
+@app.command()
+def info(run_dir: Path = typer.Argument(..., help="Run directory"),
+         as_json: bool = typer.Option(False, "--json", help="print run.json's summary as JSON")):
+    """Schema, task, metric, best model and timings of a Run."""
+    def body():
+        import json
+
+        from assay import store
+
+        meta = store.read_meta(run_dir)
+        if as_json:
+            keep = {k: v for k, v in meta.items() if k != "schema"}
+            typer.echo(json.dumps(keep, indent=2, default=str))
+            return
+        _print_info(meta, run_dir)
+
+    _guard(body)
+
+
+def _stem(data: str) -> str:
+    name = Path(str(data)).name
+    for suffix in (".gz", ".bz2", ".zip", ".csv", ".tsv", ".txt", ".parquet", ".feather", ".arrow", ".jsonl", ".json"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name or "run"
+
+
+def _write_frame(frame, output: Path) -> None:
+    from assay.errors import OptionError
+
+    suffix = "".join(output.suffixes[-2:]).lower()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        if suffix.endswith(".parquet"):
+            frame.to_parquet(tmp, index=False)
+        elif suffix.endswith((".jsonl", ".ndjson")):
+            frame.to_json(tmp, orient="records", lines=True)
+        elif suffix.endswith((".csv", ".csv.gz", ".txt")) or suffix == "":
+            frame.to_csv(tmp, index=False, compression="gzip" if suffix.endswith(".gz") else None)
+        else:
+            raise OptionError(f"cannot write {output}: use a .csv, .csv.gz, .parquet or .jsonl name")
+        tmp.replace(output)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OptionError(f"cannot write {output}: {e.strerror or e}") from None
+
+
+def _print_leaderboard(lb, top=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cols = [c for c in lb.columns if c not in ("params", "error", "trial", "source")]
+    shown = lb if top is None else lb.head(top)
+    table = Table(show_lines=False)
+    for c in cols:
+        table.add_column(c, justify="right" if c not in ("model", "family", "status") else "left")
+    for _, row in shown.iterrows():
+        table.add_row(*[_fmt(row[c]) for c in cols])
+    Console().print(table)
+    if top is not None and len(lb) > top:
+        typer.echo(f"... {len(lb) - top} more rows (--all)")
+
+
+def _fmt(v) -> str:
+    import math
+
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.5g}"
+    return str(v)
+
+
+def _print_info(meta: dict, run_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"[bold]Run[/] {run_dir}  (assay {meta.get('assay_version')}, {meta.get('created')}, {meta.get('status')})")
+    con.print(f"target [bold]{meta['target']}[/]  task {meta['task']}  metric {meta['metric']}  "
+              f"cv score {meta['cv_score']:.5g}  rows {meta['n_rows']}  folds {meta.get('n_folds')}")
+    con.print(f"best model: {meta['best_model']}  (best single: {meta['best_single_model']['model']} "
+              f"{meta['best_single_model']['score']:.5g}); trials {meta['n_trials']}, failed {meta['n_failed']}")
+    t = Table(title="ensemble members")
+    for c in ("member", "weight", "fit", "n_models"):
+        t.add_column(c)
+    for m in meta.get("ensemble", []):
+        t.add_row(m["member"], f"{m['weight']:.3f}", m["fit"], str(m["n_models"]))
+    con.print(t)
+    s = Table(title="schema")
+    for c in ("column", "kind", "dtype", "unique", "missing", "note"):
+        s.add_column(c)
+    for c in meta["schema"]["columns"]:
+        s.add_row(str(c["name"]), c["kind"], c["dtype"], str(c["n_unique"]),
+                  f"{c['missing_fraction']:.1%}", c.get("note", ""))
+    con.print(s)
+    con.print("timings (s): " + ", ".join(f"{k} {v}" for k, v in meta.get("timings", {}).items()))
+    for w in meta.get("warnings", []):
+        con.print(f"[yellow]warning[/]: {w}")
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

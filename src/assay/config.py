@@ -1,0 +1,57 @@
+"""FitConfig: every option of a fit in one object (no 55-argument fit())."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+
+from assay.errors import OptionError
+
+SEARCHERS = ("tpe", "random")
+REFIT = ("auto", "full", "folds")
+
+
+@dataclass
+class FitConfig:
+    time_limit: float | None = 60.0      # seconds for the whole fit; None = no limit (needs max_trials)
+    max_trials: int | None = None        # cap on search trials (defaults included)
+    task: str | None = None              # binary | multiclass | regression; None = infer
+    metric: str | None = None            # None = task default
+    families: list[str] | None = None    # None = every installed family for the task
+    search: str = "tpe"                  # tpe | random
+    n_folds: int | None = None           # None = by data size (5 / 3 / holdout)
+    seed: int = 0
+    n_jobs: int | None = None            # threads per trial; None = all cores
+    trial_time_limit: float | None = None  # hard cap per trial (s); None = what the budget leaves
+    memory_limit_mb: float | None = None   # per trial; None = 75% of available memory
+    ensemble_size: int = 40              # greedy selection rounds
+    refit: str = "auto"                  # auto | full | folds
+    verbosity: int = 1                   # 0 quiet, 1 progress, 2 verbose logs
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.time_limit is not None:
+            if not (self.time_limit > 0):
+                raise OptionError(f"time limit must be positive seconds, got {self.time_limit}")
+        if self.max_trials is not None and self.max_trials < 1:
+            raise OptionError(f"max trials must be at least 1, got {self.max_trials}")
+        if self.search not in SEARCHERS:
+            raise OptionError(f"unknown search {self.search!r}; choose from: {', '.join(SEARCHERS)}")
+        if self.refit not in REFIT:
+            raise OptionError(f"unknown refit {self.refit!r}; choose from: {', '.join(REFIT)}")
+        if self.n_folds is not None and self.n_folds < 2:
+            raise OptionError(f"n_folds must be at least 2, got {self.n_folds}")
+        if self.time_limit is None and self.max_trials is None:
+            raise OptionError("give a time limit or a maximum number of trials (or both)")
+
+    @property
+    def threads(self) -> int:
+        return self.n_jobs or os.cpu_count() or 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FitConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})

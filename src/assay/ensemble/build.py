@@ -1,0 +1,94 @@
+"""From search records to the final model: select members greedily on
+out-of-fold predictions, then refit them on all rows where the budget allows
+(otherwise keep their fold models)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+
+from assay import log
+from assay.ensemble.model import EnsembleModel, Member
+from assay.ensemble.selection import greedy_selection
+from assay.ensemble.space import from_margin, to_margin
+from assay.search.records import TrialRecord
+from assay.search.trial import validated_rows
+
+
+def select_members(candidates: list[TrialRecord], y: np.ndarray, metric, task: str,
+                   n_rounds: int) -> tuple[dict[int, float], float]:
+    """Weights by trial id, and the ensemble's out-of-fold metric value."""
+    cands = sorted(candidates, key=lambda r: -r.score)
+    mask = validated_rows(cands[0].oof)
+    margins = [to_margin(r.oof[mask], task) for r in cands]
+    w = greedy_selection(margins, y[mask], metric, task, n_rounds=n_rounds)
+    weights = {r.trial_id: float(wi) for r, wi in zip(cands, w) if wi > 0}
+    combined = sum(wi * m for wi, m in zip(w, margins) if wi > 0)
+    value = metric.value(y[mask], from_margin(combined, task))
+    return weights, value
+
+
+def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: str, n_classes: int,
+             refit: str, budget, executor, info, data_path: str, workdir: str, n_folds: int) -> EnsembleModel:
+    by_id = {r.trial_id: r for r in candidates}
+    members = []
+    for tid, w in sorted(weights.items(), key=lambda kv: -kv[1]):
+        rec = by_id[tid]
+        with open(rec.model_path, "rb") as fh:
+            fold_models = pickle.load(fh)
+        members.append(Member(tid, rec.family, rec.params, w, fold_models, "folds"))
+    if refit != "folds":
+        for m in members:
+            _maybe_refit(m, by_id[m.trial_id], refit, budget, executor, info, data_path, workdir, n_folds)
+    return EnsembleModel(task, n_classes, members)
+
+
+def _maybe_refit(member: Member, rec: TrialRecord, refit: str, budget, executor, info,
+                 data_path: str, workdir: str, n_folds: int) -> None:
+    from assay.search.trial import fit_full
+
+    # a full fit sees n/(n-n/k) times the rows of a fold fit; fits are roughly linear in rows
+    per_fold = rec.fit_seconds / max(1, len(member.estimators))
+    estimate = per_fold * (n_folds / max(1, n_folds - 1)) * 1.3 + 1.0
+    left = budget.finish_left()
+    if refit == "auto" and estimate > left:
+        log.debug(f"keeping the fold models of {member.name}: refit needs ~{estimate:.1f}s, {left:.1f}s left")
+        return
+    path = os.path.join(workdir, f"full_{member.trial_id}.pkl")
+    timeout = None if left == float("inf") else max(left, 0.5)
+    res = executor.run(fit_full, (member.family, member.params, info, data_path, path), timeout=timeout)
+    if res.ok:
+        with open(path, "rb") as fh:
+            member.estimators = [pickle.load(fh)]
+        member.kind = "full"
+        os.remove(path)
+    else:
+        log.debug(f"refit of {member.name} {res.status}: {res.error}; keeping its fold models")
+
+
+class ConstantModel:
+    """The class prior or the mean: the model returned when nothing else finished."""
+
+    def __init__(self, task: str, n_classes: int):
+        self.task, self.n_classes = task, n_classes
+
+    def fit(self, X, y):
+        if self.task == "regression":
+            self.value_ = float(np.mean(y))
+        else:
+            counts = np.bincount(np.asarray(y, dtype=int), minlength=self.n_classes) + 1e-3
+            self.proba_ = counts / counts.sum()
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.value_)
+
+    def predict_proba(self, X):
+        return np.tile(self.proba_, (len(X), 1))
+
+
+def baseline_model(y: np.ndarray, task: str, n_classes: int) -> EnsembleModel:
+    est = ConstantModel(task, n_classes).fit(None, y)
+    return EnsembleModel(task, n_classes, [Member(-1, "baseline", {}, 1.0, [est], "full")])

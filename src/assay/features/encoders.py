@@ -1,0 +1,160 @@
+"""Small column encoders used by the preprocessors in `assay.features.pipeline`.
+
+Each one is a plain scikit-learn transformer over a DataFrame slice (the columns
+handed to it by a ColumnTransformer) and learns only from the rows it is fit on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+
+_MISSING = "__nan__"
+
+
+def _frame(X) -> pd.DataFrame:
+    return X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+
+
+class DatetimeParts(TransformerMixin, BaseEstimator):
+    """Expand each datetime column into year, month, day, dayofweek, [hour], unix seconds.
+
+    The hour is emitted only for columns whose training rows carry a time of day.
+    NaT becomes NaN in every part (imputation, if any, is the next step's job).
+    """
+
+    def fit(self, X, y=None):
+        X = _frame(X)
+        self.columns_ = list(X.columns)
+        self.has_time_ = {}
+        for c in self.columns_:
+            s = _to_naive(X[c]).dropna()
+            self.has_time_[c] = bool(len(s)) and bool((s != s.dt.normalize()).any())
+        return self
+
+    def transform(self, X):
+        X = _frame(X)
+        parts = []
+        for c in self.columns_:
+            s = _to_naive(X[c])
+            cols = [s.dt.year, s.dt.month, s.dt.day, s.dt.dayofweek]
+            if self.has_time_[c]:
+                cols.append(s.dt.hour)
+            cols.append((s - pd.Timestamp(0)).dt.total_seconds())
+            parts.extend(np.asarray(p, dtype="float64") for p in cols)
+        if not parts:
+            return np.zeros((len(X), 0))
+        return np.column_stack(parts)
+
+    def get_feature_names_out(self, input_features=None):
+        names = []
+        for c in self.columns_:
+            parts = ["year", "month", "day", "dayofweek"] + (["hour"] if self.has_time_[c] else []) + ["unix"]
+            names += [f"{c}_{p}" for p in parts]
+        return np.asarray(names, dtype=object)
+
+
+def _to_naive(s: pd.Series) -> pd.Series:
+    s = pd.to_datetime(s, errors="coerce")
+    if getattr(s.dt, "tz", None) is not None:       # tz-aware: compare in UTC
+        s = s.dt.tz_convert(None)
+    return s
+
+
+class FrequencyEncoder(TransformerMixin, BaseEstimator):
+    """Replace each category by its share of the training rows (target-free).
+
+    Missing is a level of its own; a level unseen at fit time maps to 0.
+    """
+
+    def fit(self, X, y=None):
+        X = _frame(X)
+        self.columns_ = list(X.columns)
+        self.freqs_ = {
+            c: X[c].astype(object).fillna(_MISSING).value_counts(normalize=True).to_dict() for c in self.columns_
+        }
+        return self
+
+    def transform(self, X):
+        X = _frame(X)
+        out = np.zeros((len(X), len(self.columns_)))
+        for j, c in enumerate(self.columns_):
+            vals = X[c].astype(object).fillna(_MISSING)
+            out[:, j] = vals.map(self.freqs_[c]).astype("float64").fillna(0.0).to_numpy()
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray([f"{c}_freq" for c in self.columns_], dtype=object)
+
+
+class TextEncoder(TransformerMixin, BaseEstimator):
+    """TF-IDF per text column with a capped vocabulary, optionally reduced by TruncatedSVD.
+
+    ``svd_components=0`` keeps the sparse TF-IDF matrix (linear models); otherwise
+    each column becomes at most that many dense SVD components (trees). A column
+    whose training rows hold no usable token contributes no output columns.
+    """
+
+    def __init__(self, max_features: int = 2000, svd_components: int = 0, seed: int = 0):
+        self.max_features = max_features
+        self.svd_components = svd_components
+        self.seed = seed
+
+    def fit(self, X, y=None):
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        X = _frame(X)
+        self.columns_ = list(X.columns)
+        self.steps_ = {}
+        for c in self.columns_:
+            docs = _docs(X[c])
+            vec = TfidfVectorizer(max_features=self.max_features, sublinear_tf=True, dtype=np.float64)
+            try:
+                m = vec.fit_transform(docs)
+            except ValueError:          # empty vocabulary: nothing to learn from
+                self.steps_[c] = (None, None, 0)
+                continue
+            svd, width = None, m.shape[1]
+            k = min(self.svd_components, m.shape[1] - 1, m.shape[0] - 1)
+            if self.svd_components and k >= 1:
+                svd = TruncatedSVD(n_components=k, n_iter=3, random_state=self.seed).fit(m)
+                width = k
+            self.steps_[c] = (vec, svd, width)
+        return self
+
+    def transform(self, X):
+        X = _frame(X)
+        blocks = []
+        for c in self.columns_:
+            vec, svd, width = self.steps_[c]
+            if vec is None:
+                continue
+            if len(X) == 0:
+                blocks.append(sp.csr_matrix((0, width)))
+                continue
+            m = vec.transform(_docs(X[c]))
+            blocks.append(sp.csr_matrix(svd.transform(m)) if svd is not None else m)
+        if not blocks:
+            return np.zeros((len(X), 0))
+        out = sp.hstack(blocks, format="csr")
+        # Dense when reduced by SVD (trees want arrays); sparse TF-IDF otherwise.
+        return out if not self.svd_components else out.toarray()
+
+    def get_feature_names_out(self, input_features=None):
+        names = []
+        for c in self.columns_:
+            vec, svd, width = self.steps_[c]
+            if vec is None:
+                continue
+            if svd is not None:
+                names += [f"{c}_svd{i}" for i in range(width)]
+            else:
+                names += [f"{c}_tfidf_{w}" for w in vec.get_feature_names_out()]
+        return np.asarray(names, dtype=object)
+
+
+def _docs(s: pd.Series) -> list[str]:
+    return s.astype(object).where(s.notna(), "").map(str).tolist()

@@ -1,0 +1,231 @@
+"""Preprocessors per model style, built from the Schema and fitted on training rows only.
+
+Styles
+------
+"linear"  dense (sparse only when text is present) float64 matrix for linear models, KNN:
+          numerics/booleans/datetime parts: median impute + missing indicators + standardise;
+          categoricals: one-hot, rare levels grouped (min_frequency), unknown -> infrequent/zero;
+          high cardinality: one-hot of the top levels + frequency encoding;
+          text: TF-IDF (2000 terms per column, sparse).
+"tree"    float64 matrix for sklearn forests: numerics as is (NaN kept), datetime parts,
+          categoricals ordinal-encoded (unknown/missing -> NaN), high cardinality ordinal
+          (rare grouped) + frequency, text TF-IDF -> 20 SVD components.
+"native"  a DataFrame for LightGBM / XGBoost / CatBoost: categoricals as pandas `category`
+          with the levels fixed at fit time (unseen -> NaN), high cardinality capped at the
+          255 most frequent levels + a frequency column; numerics, datetime parts and text SVD
+          as float64. Column names are sanitised for the boosters (no []{}",:<> or spaces).
+
+Every preprocessor accepts 0 rows at transform (returns an empty result of the right width)
+and selects/reorders the schema's feature columns itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from assay.data.schema import BOOLEAN, CATEGORICAL, DATETIME, HIGH_CARDINALITY, NUMERIC, TEXT, Schema
+from assay.errors import ColumnError
+from assay.features.encoders import DatetimeParts, FrequencyEncoder, TextEncoder
+
+STYLES = ("linear", "tree", "native")
+
+MIN_FREQUENCY = 5          # one-hot / ordinal: levels seen fewer times are grouped as "infrequent"
+HIGH_CARD_ONEHOT = 20      # linear: one-hot columns kept for a high-cardinality column
+NATIVE_MAX_LEVELS = 255    # native: levels kept for a high-cardinality column
+TEXT_TERMS_LINEAR = 2000
+TEXT_TERMS_TREE = 1000
+TEXT_SVD = 20
+
+
+def build_preprocessor(schema: Schema, style: str, seed: int = 0) -> "Preprocessor":
+    """An unfitted transformer for `style` (one of STYLES)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown preprocessing style {style!r}; choose from {STYLES}")
+    return Preprocessor(schema=schema, style=style, seed=seed)
+
+
+class Preprocessor(TransformerMixin, BaseEstimator):
+    """Selects the schema's features, normalises dtypes, then applies the style's encoders."""
+
+    def __init__(self, schema: Schema | None = None, style: str = "tree", seed: int = 0):
+        self.schema = schema
+        self.style = style
+        self.seed = seed
+
+    def fit(self, X, y=None):
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X, y=None, **fit_params):
+        X = _prepare(X, self.schema)
+        if self.style == "native":
+            self.inner_ = NativeFrame(schema=self.schema, seed=self.seed)
+        else:
+            self.inner_ = _column_transformer(self.schema, self.style, self.seed, X)
+        Xt = self.inner_.fit_transform(X)
+        self.empty_ = Xt.iloc[:0] if isinstance(Xt, pd.DataFrame) else Xt[:0]
+        self.n_features_out_ = Xt.shape[1]
+        return Xt
+
+    def transform(self, X):
+        X = _prepare(X, self.schema)
+        if len(X) == 0:      # sklearn encoders refuse 0 rows; the answer is known
+            return self.empty_.copy()
+        return self.inner_.transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        if isinstance(self.empty_, pd.DataFrame):
+            return np.asarray(self.empty_.columns, dtype=object)
+        return self.inner_.get_feature_names_out()
+
+
+# -- dtype normalisation ---------------------------------------------------------------
+
+
+def _prepare(X, schema: Schema) -> pd.DataFrame:
+    names = schema.feature_names
+    if not isinstance(X, pd.DataFrame):
+        X = pd.DataFrame(X, columns=names)
+    missing = [c for c in names if c not in X.columns]
+    if missing:
+        raise ColumnError(f"feature columns missing from the data: {', '.join(map(str, missing))}")
+    out = {}
+    for spec in schema.features:
+        s = X[spec.name]
+        if spec.kind in (NUMERIC, BOOLEAN):
+            out[spec.name] = _as_float(s)
+        elif spec.kind in (CATEGORICAL, HIGH_CARDINALITY, TEXT):
+            out[spec.name] = _as_str_object(s)
+        else:
+            out[spec.name] = s
+    return pd.DataFrame(out, index=X.index, columns=names)
+
+
+def _as_float(s: pd.Series) -> pd.Series:
+    if s.dtype == np.float64:
+        return s
+    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        s = pd.to_numeric(s, errors="coerce")
+    return pd.Series(pd.array(s, dtype="Float64").to_numpy(dtype="float64", na_value=np.nan), index=s.index)
+
+
+def _as_str_object(s: pd.Series) -> pd.Series:
+    """Object dtype of Python str with np.nan for missing (what sklearn's encoders expect)."""
+    o = s.astype(object)
+    if pd.api.types.infer_dtype(o, skipna=True) not in ("string", "empty"):
+        o = o.map(lambda v: v if isinstance(v, str) else (np.nan if _isna(v) else str(v)))
+    return o.where(o.notna(), np.nan)
+
+
+def _isna(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+# -- linear / tree: one ColumnTransformer --------------------------------------------------
+
+
+def _column_transformer(schema: Schema, style: str, seed: int, X: pd.DataFrame) -> ColumnTransformer:
+    num = schema.of_kind(NUMERIC, BOOLEAN)
+    dt = schema.of_kind(DATETIME)
+    cat = schema.of_kind(CATEGORICAL)
+    hc = schema.of_kind(HIGH_CARDINALITY)
+    text = schema.of_kind(TEXT)
+    parts = []
+    if style == "linear":
+        def scaled():
+            return [SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler()]
+
+        onehot = dict(handle_unknown="infrequent_if_exist", min_frequency=MIN_FREQUENCY, dtype=np.float64)
+        parts += [("num", make_pipeline(*scaled()), num)]
+        parts += [("dt", make_pipeline(DatetimeParts(), *scaled()), dt)]
+        parts += [("cat", OneHotEncoder(**onehot), cat)]
+        parts += [("hc", OneHotEncoder(max_categories=HIGH_CARD_ONEHOT + 1, **onehot), hc)]
+        parts += [("hcf", make_pipeline(FrequencyEncoder(), StandardScaler()), hc)]
+        parts += [("text", TextEncoder(max_features=TEXT_TERMS_LINEAR, seed=seed), text)]
+    else:  # tree
+        ordinal = dict(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan)
+        parts += [("num", "passthrough", num)]
+        parts += [("dt", DatetimeParts(), dt)]
+        parts += [("cat", OrdinalEncoder(**ordinal), cat)]
+        parts += [("hc", OrdinalEncoder(min_frequency=MIN_FREQUENCY, **ordinal), hc)]
+        parts += [("hcf", FrequencyEncoder(), hc)]
+        parts += [("text", TextEncoder(max_features=TEXT_TERMS_TREE, svd_components=TEXT_SVD, seed=seed), text)]
+    parts = [p for p in parts if p[2]]
+    # Sparse output only where TF-IDF makes it worthwhile; dense otherwise.
+    sparse = 0.3 if (style == "linear" and text) else 0.0
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=sparse)
+
+
+# -- native: a DataFrame with pandas categoricals ---------------------------------------------
+
+
+class NativeFrame(TransformerMixin, BaseEstimator):
+    """DataFrame output for boosters with native categorical support (see module docstring)."""
+
+    def __init__(self, schema: Schema | None = None, seed: int = 0):
+        self.schema = schema
+        self.seed = seed
+
+    def fit(self, X, y=None):
+        s = self.schema
+        self.num_ = s.of_kind(NUMERIC, BOOLEAN)
+        self.cat_ = s.of_kind(CATEGORICAL, HIGH_CARDINALITY)
+        self.hc_ = s.of_kind(HIGH_CARDINALITY)
+        self.levels_ = {}
+        for c in self.cat_:
+            counts = X[c].value_counts(dropna=True)
+            if c in self.hc_:
+                counts = counts[counts >= 2].iloc[:NATIVE_MAX_LEVELS]
+            self.levels_[c] = sorted(counts.index)
+        dt, text = s.of_kind(DATETIME), s.of_kind(TEXT)
+        self.dt_ = DatetimeParts().fit(X[dt]) if dt else None
+        self.text_ = TextEncoder(TEXT_TERMS_TREE, TEXT_SVD, self.seed).fit(X[text]) if text else None
+        self.freq_ = FrequencyEncoder().fit(X[self.hc_]) if self.hc_ else None
+        raw = list(self.num_) + list(self.cat_)
+        for enc in (self.dt_, self.freq_, self.text_):
+            if enc is not None:
+                raw += list(enc.get_feature_names_out())
+        self.columns_ = _safe_names(raw)
+        return self
+
+    def transform(self, X):
+        blocks = [X[self.num_].astype("float64")]
+        cats = {
+            c: pd.Categorical(X[c], categories=self.levels_[c])   # unseen levels -> NaN
+            for c in self.cat_
+        }
+        blocks.append(pd.DataFrame(cats, index=X.index, columns=self.cat_))
+        for enc, cols in ((self.dt_, "dt"), (self.freq_, "hc"), (self.text_, "text")):
+            if enc is not None:
+                arr = enc.transform(X[enc.columns_])
+                blocks.append(pd.DataFrame(arr, index=X.index))
+        out = pd.concat(blocks, axis=1)
+        out.columns = self.columns_
+        return out
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.columns_, dtype=object)
+
+
+def _safe_names(names) -> list[str]:
+    """Feature names the boosters accept (LightGBM rejects JSON characters, XGBoost []<), unique."""
+    out, seen = [], set()
+    for n in names:
+        base = re.sub(r'[\[\]{}",:<>\s]', "_", str(n)) or "f"
+        name, i = base, 1
+        while name in seen:
+            name, i = f"{base}_{i}", i + 1
+        seen.add(name)
+        out.append(name)
+    return out

@@ -1,0 +1,134 @@
+"""The Run: the fitted artefact. Small on purpose: it predicts, shows its
+leaderboard and metadata, and saves/loads itself. Explanation, audits and
+serving are separate services that read a Run."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from assay import store
+from assay.data.schema import Schema
+
+
+class Run:
+    def __init__(self, *, schema: Schema, model, leaderboard: pd.DataFrame, meta: dict,
+                 path: str | None = None, trials_db: str | None = None):
+        self.schema = schema
+        self.model = model
+        self._leaderboard = leaderboard
+        self.meta = meta
+        self.path = Path(path) if path else None
+        self._trials_db = trials_db
+
+    # -- what it is -------------------------------------------------------
+    @property
+    def task(self) -> str:
+        return self.schema.task
+
+    @property
+    def classes(self) -> list | None:
+        return self.schema.classes
+
+    @property
+    def metric(self) -> str:
+        return self.meta["metric"]
+
+    def leaderboard(self) -> pd.DataFrame:
+        return self._leaderboard.copy()
+
+    def info(self) -> dict:
+        keys = ("task", "target", "metric", "cv_score", "best_model", "status", "n_rows",
+                "timings", "ensemble", "assay_version", "seed", "dropped_columns", "warnings")
+        return {k: self.meta.get(k) for k in keys if k in self.meta}
+
+    # -- predictions ------------------------------------------------------
+    def _features(self, data):
+        from assay.data.io import read_table
+        from assay.data.validate import align_for_predict
+
+        df = read_table(data, what="prediction data")
+        X, notes = align_for_predict(df, self.schema)
+        for note in notes:
+            from assay import log
+
+            log.info(note)
+        return X
+
+    def predict_output(self, data) -> np.ndarray:
+        """Probabilities (n, K) or values (n,), in the encoded class order."""
+        return self.model.predict_output(self._features(data))
+
+    def predict(self, data) -> np.ndarray:
+        """Labels in the user's own classes (classification) or values (regression)."""
+        out = self.predict_output(data)
+        if self.task == "regression":
+            return out
+        from assay.data.validate import decode_target
+
+        return decode_target(out.argmax(axis=1), self.schema)
+
+    def predict_proba(self, data) -> pd.DataFrame:
+        if self.task == "regression":
+            from assay.errors import OptionError
+
+            raise OptionError("predict_proba is for classification; this Run is a regression")
+        out = self.predict_output(data)
+        return pd.DataFrame(out, columns=[str(c) for c in self.classes])
+
+    def predict_frame(self, data) -> pd.DataFrame:
+        """The input rows with `prediction` (and one `proba_<class>` column per class) added."""
+        from assay.data.io import read_table
+
+        df = read_table(data, what="prediction data")
+        out = self.model.predict_output(self._features(df))
+        res = df.copy()
+        if self.task == "regression":
+            res["prediction"] = out
+        else:
+            from assay.data.validate import decode_target
+
+            res["prediction"] = decode_target(out.argmax(axis=1), self.schema)
+            for j, c in enumerate(self.classes):
+                res[f"proba_{c}"] = out[:, j]
+        return res
+
+    # -- persistence ------------------------------------------------------
+    def save(self, path, overwrite: bool = False) -> Path:
+        db = self._trials_db
+        if db is None and self.path is not None:
+            db = str(self.path / store.TRIALS_DB)
+        self.path = store.write_run(path, meta=self.meta, leaderboard=self._leaderboard,
+                                    model=self.model, trials_db=db, overwrite=overwrite)
+        self._trials_db = str(self.path / store.TRIALS_DB)
+        return self.path
+
+    def __repr__(self) -> str:
+        where = f" at {self.path}" if self.path else ""
+        return (f"<assay.Run {self.task} target={self.schema.target!r} "
+                f"{self.metric}={self.meta.get('cv_score')}{where}>")
+
+
+def load(path) -> Run:
+    """Load a Run directory written by `assay fit --out` or `Run.save`."""
+    meta = store.read_meta(path)
+    _warn_on_version_drift(meta)
+    model = store.read_model(path)
+    lb = pd.read_csv(Path(path) / store.LEADERBOARD)
+    return Run(schema=Schema.from_dict(meta["schema"]), model=model, leaderboard=lb,
+               meta=meta, path=str(path))
+
+
+def _warn_on_version_drift(meta: dict) -> None:
+    from assay.versions import library_versions
+
+    saved = meta.get("versions", {})
+    now = library_versions()
+    drift = [f"{k} {saved[k]} -> {now.get(k)}" for k in saved
+             if k in now and saved[k] != now[k] and k != "python"]
+    if drift:
+        warnings.warn("this Run was written with other library versions (" + ", ".join(drift)
+                      + "); predictions may differ", stacklevel=3)

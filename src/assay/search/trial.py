@@ -1,0 +1,122 @@
+"""Fit and cross-validate one configuration (runs inside an isolated worker).
+
+Everything a trial needs travels in a `TrialSpec`; the training table is read
+from the work directory (written once per search), so specs stay small.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assay.models.base import ProblemInfo
+
+
+@dataclass
+class TrialSpec:
+    trial_id: int
+    family: str
+    params: dict
+    info: ProblemInfo
+    metric: str
+    data_path: str                 # pickle of (X, y) written by the search
+    folds: list                    # [(train_idx, val_idx), ...]
+    model_path: str | None = None  # where to save the fold models (None = do not keep)
+
+
+@dataclass
+class TrialOutcome:
+    oof: np.ndarray                # out-of-fold predictions (proba matrix or values); NaN where unvalidated
+    score: float                   # metric score on the validated rows (higher is better)
+    value: float                   # the metric as users read it
+    fold_values: list = field(default_factory=list)
+    fit_seconds: float = 0.0       # total over folds
+    predict_rows_per_s: float = 0.0
+    model_path: str | None = None
+
+
+_DATA_CACHE: dict = {}
+
+
+def load_training_data(path: str):
+    key = (path, os.path.getmtime(path))
+    if key not in _DATA_CACHE:
+        with open(path, "rb") as fh:
+            _DATA_CACHE.clear()
+            _DATA_CACHE[key] = pickle.load(fh)
+    return _DATA_CACHE[key]
+
+
+def predict_output(estimator, X, task: str) -> np.ndarray:
+    """Probabilities (n, K) for classifiers, values (n,) for regressors."""
+    if task == "regression":
+        return np.asarray(estimator.predict(X), dtype=float).ravel()
+    return np.asarray(estimator.predict_proba(X), dtype=float)
+
+
+def evaluate(spec: TrialSpec) -> TrialOutcome:
+    from assay.metrics import get_metric
+    from assay.models.registry import get_family
+
+    X, y = load_training_data(spec.data_path)
+    family = get_family(spec.family)
+    metric = get_metric(spec.metric, spec.info.task)
+    n = len(y)
+    k = spec.info.n_classes
+    oof = np.full((n, k) if spec.info.is_classification else n, np.nan)
+    models, fold_values = [], []
+    fit_s = pred_s = 0.0
+    pred_rows = 0
+    for train_idx, val_idx in spec.folds:
+        est = family.build(dict(spec.params), spec.info)
+        t = time.perf_counter()
+        est.fit(X.iloc[train_idx], y[train_idx])
+        fit_s += time.perf_counter() - t
+        t = time.perf_counter()
+        pred = predict_output(est, X.iloc[val_idx], spec.info.task)
+        pred_s += time.perf_counter() - t
+        pred_rows += len(val_idx)
+        if not np.all(np.isfinite(pred)):
+            raise ValueError("the model predicted non-finite values")
+        oof[val_idx] = pred
+        fold_values.append(metric.value(y[val_idx], pred))
+        models.append(est)
+    mask = validated_rows(oof)
+    value = metric.value(y[mask], oof[mask])
+    if not np.isfinite(value):
+        raise ValueError(f"{metric.name} is not finite on the validation rows")
+    if spec.model_path:
+        with open(spec.model_path, "wb") as fh:
+            pickle.dump(models, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return TrialOutcome(
+        oof=oof,
+        score=value if metric.greater_is_better else -value,
+        value=value,
+        fold_values=fold_values,
+        fit_seconds=fit_s,
+        predict_rows_per_s=pred_rows / pred_s if pred_s > 0 else float("inf"),
+        model_path=spec.model_path,
+    )
+
+
+def validated_rows(oof: np.ndarray) -> np.ndarray:
+    """Rows that some fold predicted (all rows in k-fold CV, the holdout otherwise)."""
+    return ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
+
+
+def fit_full(family_name: str, params: dict, info: ProblemInfo, data_path: str, model_path: str) -> float:
+    """Refit one configuration on all training rows and save it; returns fit seconds."""
+    from assay.models.registry import get_family
+
+    X, y = load_training_data(data_path)
+    est = get_family(family_name).build(dict(params), info)
+    t = time.perf_counter()
+    est.fit(X, y)
+    elapsed = time.perf_counter() - t
+    with open(model_path, "wb") as fh:
+        pickle.dump(est, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return elapsed

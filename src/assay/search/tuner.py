@@ -1,0 +1,176 @@
+"""The search: each family's default configurations first (cheapest first), then
+Optuna (TPE or random) over families and their spaces, every trial
+cross-validated in an isolated worker under the budget."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from assay import log
+from assay.compute.executor import OK, Executor, default_memory_limit_mb
+from assay.config import FitConfig
+from assay.metrics import Metric
+from assay.models.base import ModelFamily, ProblemInfo
+from assay.search.budget import Budget
+from assay.search.records import TrialRecord
+from assay.search.trial import TrialSpec, evaluate
+
+KEEP_TOP = 10          # trials whose fold models are kept as ensemble candidates (plus best per family)
+
+
+@dataclass
+class SearchResult:
+    records: list[TrialRecord]
+    folds: list
+    interrupted: bool = False
+
+    @property
+    def successful(self) -> list[TrialRecord]:
+        return [r for r in self.records if r.ok]
+
+    def candidates(self) -> list[TrialRecord]:
+        return [r for r in self.successful if r.oof is not None and r.model_path]
+
+
+def _make_sampler(config: FitConfig):
+    import optuna
+
+    if config.search == "random":
+        return optuna.samplers.RandomSampler(seed=config.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # multivariate/group are flagged experimental
+        return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, group=True,
+                                          n_startup_trials=5, constant_liar=False)
+
+
+def _default_queue(families: list[ModelFamily], info: ProblemInfo) -> list[tuple[str, dict]]:
+    """Round-robin over families ordered by cost: every family's first default, then seconds..."""
+    ordered = sorted(families, key=lambda f: f.relative_cost)
+    per_family = [(f.name, f.default_configs(info)) for f in ordered]
+    queue = []
+    for i in range(max(len(c) for _, c in per_family)):
+        queue += [(name, cfgs[i]) for name, cfgs in per_family if i < len(cfgs)]
+    return queue
+
+
+class Search:
+    def __init__(self, *, families, info: ProblemInfo, metric: Metric, config: FitConfig,
+                 budget: Budget, executor: Executor, workdir: str, folds, progress):
+        self.families = {f.name: f for f in families}
+        self.info, self.metric, self.config = info, metric, config
+        self.budget, self.executor, self.workdir = budget, executor, workdir
+        self.folds, self.progress = folds, progress
+        self.records: list[TrialRecord] = []
+        self.data_path = os.path.join(workdir, "_train.pkl")
+        self.models_dir = os.path.join(workdir, "models", "trials")
+        os.makedirs(self.models_dir, exist_ok=True)
+        self.memory_limit = config.memory_limit_mb or default_memory_limit_mb()
+
+    # -- public -----------------------------------------------------------
+    def run(self, X, y) -> SearchResult:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        with open(self.data_path, "wb") as fh:
+            pickle.dump((X, y), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        storage = f"sqlite:///{os.path.join(self.workdir, 'trials.db')}"
+        study = optuna.create_study(study_name="assay", storage=storage, direction="maximize",
+                                    sampler=_make_sampler(self.config), load_if_exists=True)
+        queue = _default_queue(list(self.families.values()), self.info)
+        names = list(self.families)
+        interrupted = False
+        try:
+            while not self._should_stop():
+                trial = study.ask()
+                if queue:
+                    family_name, params = queue.pop(0)
+                    trial.suggest_categorical("family", [family_name])
+                    trial.set_user_attr("source", "default")
+                    source = "default"
+                else:
+                    family_name = trial.suggest_categorical("family", names)
+                    params = self.families[family_name].search_space(trial, self.info)
+                    source = self.config.search
+                record = self._evaluate(trial.number, family_name, params, source)
+                trial.set_user_attr("params", params)
+                trial.set_user_attr("status", record.status)
+                if record.ok:
+                    study.tell(trial, record.score)
+                else:
+                    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                self.records.append(record)
+                self._prune_models()
+                self.progress.trial_done(record, self.best())
+        except KeyboardInterrupt:
+            interrupted = True
+            log.warn("interrupted: keeping the trials that finished")
+        return SearchResult(self.records, self.folds, interrupted)
+
+    def best(self) -> TrialRecord | None:
+        ok = [r for r in self.records if r.ok]
+        return max(ok, key=lambda r: r.score) if ok else None
+
+    # -- internals --------------------------------------------------------
+    def _should_stop(self) -> bool:
+        if self.config.max_trials is not None and len(self.records) >= self.config.max_trials:
+            return True
+        return self.budget.search_left() < 0.5
+
+    def _evaluate(self, trial_id: int, family: str, params: dict, source: str) -> TrialRecord:
+        timeout = self.budget.search_left()
+        if self.config.trial_time_limit:
+            timeout = min(timeout, self.config.trial_time_limit)
+        timeout = None if timeout == float("inf") else max(timeout, 0.5)
+        spec = TrialSpec(trial_id, family, params, self.info, self.metric.name, self.data_path,
+                         self.folds, os.path.join(self.models_dir, f"trial_{trial_id}.pkl"))
+        self.progress.trial_started(trial_id, family)
+        res = self.executor.run(evaluate, (spec,), timeout=timeout, memory_limit_mb=self.memory_limit)
+        rec = TrialRecord(trial_id, family, params, source, res.status, elapsed=res.elapsed,
+                          peak_rss_mb=res.peak_rss_mb or float("nan"), error=res.error)
+        if res.status == OK:
+            out = res.value
+            rec.value, rec.score, rec.oof = out.value, out.score, out.oof
+            rec.fit_seconds, rec.predict_rows_per_s = out.fit_seconds, out.predict_rows_per_s
+            rec.model_path = out.model_path
+        else:
+            log.debug(f"trial {trial_id} ({family}) {res.status}: {res.error}")
+        return rec
+
+    def _prune_models(self) -> None:
+        """Keep fold models (and out-of-fold predictions) only for ensemble candidates."""
+        ok = sorted((r for r in self.records if r.ok and r.model_path), key=lambda r: -r.score)
+        keep = {r.trial_id for r in ok[:KEEP_TOP]}
+        seen = set()
+        for r in ok:
+            if r.family not in seen:
+                keep.add(r.trial_id)
+                seen.add(r.family)
+        for r in ok:
+            if r.trial_id not in keep:
+                try:
+                    os.remove(r.model_path)
+                except OSError:
+                    pass
+                r.model_path, r.oof = None, None
+
+
+def baseline_record(y: np.ndarray, folds, info: ProblemInfo, metric: Metric) -> TrialRecord:
+    """A constant predictor (class prior / mean) scored on the same folds: the floor, and the
+    model returned when the budget allows nothing else."""
+    n = len(y)
+    oof = np.full((n, info.n_classes) if info.is_classification else n, np.nan)
+    for tr, va in folds:
+        if info.is_classification:
+            counts = np.bincount(y[tr], minlength=info.n_classes).astype(float) + 1e-3
+            oof[va] = counts / counts.sum()
+        else:
+            oof[va] = float(np.mean(y[tr]))
+    mask = ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
+    value = metric.value(y[mask], oof[mask])
+    return TrialRecord(-1, "baseline", {}, "baseline", "ok", value=value,
+                       score=value if metric.greater_is_better else -value, oof=oof)

@@ -1,0 +1,137 @@
+"""The Run directory on disk: layout, versioned metadata, atomic writes.
+
+    NAME/run.json          schema, task, metric, config, seed, versions, timings, status
+    NAME/leaderboard.csv   one row per trial
+    NAME/trials.db         Optuna storage (SQLite)
+    NAME/models/final.pkl  the fitted final model (ensemble)
+
+A Run is written into a temporary sibling directory and renamed into place, so
+an interrupted or failed write never leaves a half Run, and an existing Run is
+replaced only when asked (`overwrite`) and only once the new one is complete.
+Nothing inside refers to absolute paths: a Run directory can be moved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from pathlib import Path
+
+from assay.errors import IncompatibleRunError, RunDirectoryError
+
+FORMAT_VERSION = 1
+RUN_JSON = "run.json"
+LEADERBOARD = "leaderboard.csv"
+TRIALS_DB = "trials.db"
+MODEL = os.path.join("models", "final.pkl")
+
+
+def is_run_dir(path: Path) -> bool:
+    return (Path(path) / RUN_JSON).is_file()
+
+
+def check_writable_target(path, overwrite: bool) -> Path:
+    """Refuse early (before any work) to clobber something."""
+    path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise RunDirectoryError(f"{path} exists and is a file; choose another --out")
+        if any(path.iterdir()):
+            if not is_run_dir(path):
+                raise RunDirectoryError(
+                    f"{path} exists and is not an assay Run; choose another --out (nothing was changed)")
+            if not overwrite:
+                raise RunDirectoryError(
+                    f"{path} already holds a Run; pass --overwrite to replace it (nothing was changed)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise RunDirectoryError(f"cannot write to {parent}: permission denied; choose another --out")
+    return path
+
+
+def write_run(path, *, meta: dict, leaderboard, model, trials_db: str | None, overwrite: bool) -> Path:
+    path = check_writable_target(path, overwrite)
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
+    except OSError as e:
+        raise RunDirectoryError(f"cannot write the Run to {path}: {e.strerror or e}") from None
+    try:
+        (tmp / "models").mkdir()
+        with open(tmp / MODEL, "wb") as fh:
+            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        leaderboard.to_csv(tmp / LEADERBOARD, index=False)
+        if trials_db and os.path.exists(trials_db):
+            shutil.copy2(trials_db, tmp / TRIALS_DB)
+        meta = dict(meta, format_version=FORMAT_VERSION)
+        (tmp / RUN_JSON).write_text(json.dumps(meta, indent=2, default=_json_default))
+        _swap_into_place(tmp, path)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RunDirectoryError(f"cannot write the Run to {path}: {e.strerror or e}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _swap_into_place(tmp: Path, path: Path) -> None:
+    if path.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+        old.rmdir()
+        os.rename(path, old)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            os.rename(old, path)  # put the previous Run back
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, path)
+
+
+def read_meta(path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise RunDirectoryError(f"no Run at {path}: the directory does not exist")
+    if not is_run_dir(path):
+        raise RunDirectoryError(f"{path} is not an assay Run (no {RUN_JSON}); pass the directory `assay fit --out` wrote")
+    try:
+        meta = json.loads((path / RUN_JSON).read_text())
+    except (OSError, ValueError) as e:
+        raise RunDirectoryError(f"{path / RUN_JSON} is unreadable or corrupt: {e}") from None
+    fv = meta.get("format_version")
+    if fv != FORMAT_VERSION:
+        raise IncompatibleRunError(
+            f"{path} was written by assay {meta.get('assay_version', '?')} (Run format {fv}); "
+            f"this assay reads format {FORMAT_VERSION}: refit it, or install the assay version that wrote it")
+    return meta
+
+
+def read_model(path):
+    path = Path(path)
+    try:
+        with open(path / MODEL, "rb") as fh:
+            return pickle.load(fh)
+    except FileNotFoundError:
+        raise RunDirectoryError(f"{path} has no fitted model ({MODEL} is missing)") from None
+    except Exception as e:  # unpickling across incompatible library versions
+        raise IncompatibleRunError(
+            f"cannot load the model in {path}: {type(e).__name__}: {e}; "
+            "the libraries that wrote it differ from these (see run.json 'versions')") from None
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
