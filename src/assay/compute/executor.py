@@ -9,6 +9,7 @@ goes on. Other executors (Dask, GPU) implement the same `run` method.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -97,7 +98,8 @@ class LocalProcessExecutor(Executor):
         recv, send = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(target=_child, args=(send, fn, args), daemon=True)
         t0 = time.monotonic()
-        proc.start()
+        with _without_main_reimport():
+            proc.start()
         send.close()
         peak = 0.0
         status, value, error = None, None, ""
@@ -133,6 +135,32 @@ class LocalProcessExecutor(Executor):
             _kill(proc)
             recv.close()
         return TaskResult(status, value, error, time.monotonic() - t0, peak)
+
+
+@contextlib.contextmanager
+def _without_main_reimport():
+    """Start workers without re-importing the caller's __main__ script.
+
+    multiprocessing's fork server and spawn re-run the user's main module in every
+    worker (a script without an ``if __name__ == "__main__"`` guard would recurse).
+    Workers only ever run assay's own importable functions, so the main module is
+    left out of the preparation data while a worker starts.
+    """
+    from multiprocessing import spawn
+
+    original = spawn.get_preparation_data
+
+    def prep(name):
+        data = original(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+    spawn.get_preparation_data = prep
+    try:
+        yield
+    finally:
+        spawn.get_preparation_data = original
 
 
 def _exit_reason(proc) -> str:

@@ -39,7 +39,7 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
         parts = []
         for c in self.columns_:
             s = _to_naive(X[c])
-            cols = [s.dt.year, s.dt.month, s.dt.day, s.dt.dayofweek]
+            cols = [s.dt.year, s.dt.month, s.dt.day, s.dt.day_of_week]
             if self.has_time_[c]:
                 cols.append(s.dt.hour)
             cols.append((s - pd.Timestamp(0)).dt.total_seconds())

@@ -202,7 +202,8 @@ class NativeFrame(TransformerMixin, BaseEstimator):
     def transform(self, X):
         blocks = [X[self.num_].astype("float64")]
         cats = {
-            c: pd.Categorical(X[c], categories=self.levels_[c])   # unseen levels -> NaN
+            # unseen levels -> NaN (masked first: pandas will refuse values outside the categories)
+            c: pd.Categorical(X[c].where(X[c].isin(self.levels_[c])), categories=self.levels_[c])
             for c in self.cat_
         }
         blocks.append(pd.DataFrame(cats, index=X.index, columns=self.cat_))

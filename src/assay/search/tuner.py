@@ -86,13 +86,15 @@ class Search:
         interrupted = False
         try:
             while not self._should_stop():
-                trial = study.ask()
                 if queue:
                     family_name, params = queue.pop(0)
-                    trial.suggest_categorical("family", [family_name])
+                    study.enqueue_trial({"family": family_name}, skip_if_exists=False)
+                    trial = study.ask()
+                    trial.suggest_categorical("family", names)
                     trial.set_user_attr("source", "default")
                     source = "default"
                 else:
+                    trial = study.ask()
                     family_name = trial.suggest_categorical("family", names)
                     params = self.families[family_name].search_space(trial, self.info)
                     source = self.config.search

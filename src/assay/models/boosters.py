@@ -1,0 +1,336 @@
+"""Gradient-boosted trees: LightGBM, XGBoost, CatBoost, on the "native" preprocessing style.
+
+Early stopping (all three): the learner holds out a seeded inner split of whatever
+it is fit on (`validation_fraction`, 10%, stratified by class; at least 20 rows where
+the data allows), trains up to `n_estimators` rounds (cap 2000) and stops after
+`early_stopping_rounds` (50) rounds without improvement on the held-out part. The
+model at the best iteration is kept as is -- no refit on all rows -- which halves
+the fit time and keeps the fitted model a pure function of (data, params, seed).
+Below 40 rows there is no inner split and `min(n_estimators, 100)` rounds are fit.
+
+On the fitted learner: `model_` is the fitted library estimator (LGBMClassifier,
+XGBRegressor, CatBoostClassifier, ...; its predictions use the best iteration),
+`booster_` the library booster cut at the best iteration (for TreeSHAP), and
+`best_iteration_` the number of rounds kept. Classifiers are trained on the classes
+present in the fit (re-encoded 0..P-1) and `predict_proba` scatters them back to
+K = n_classes columns in code order.
+
+Params: library hyperparameters (sklearn-API names); besides those, `n_estimators`
+(the round cap), `early_stopping_rounds` and `monotone` ({column: +1/-1}, matched
+against the preprocessed column names, which are the raw names for numerics).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.utils import ClassifierTags, RegressorTags
+from sklearn.utils.metaestimators import available_if
+
+from assay.data.schema import BINARY, MULTICLASS
+from assay.features import build_preprocessor
+from assay.models._common import STEP_LEARNER, STEP_PREP
+from assay.models.base import Capabilities, ModelFamily, ProblemInfo
+
+N_ESTIMATORS_CAP = 2000
+EARLY_STOPPING_ROUNDS = 50
+MIN_ROWS_FOR_EARLY_STOPPING = 40
+
+
+def inner_split(y, n: int, fraction: float, seed: int, stratify: bool):
+    """Indices (train, valid) of a seeded hold-out; stratified so every class keeps >= 1 train row."""
+    rng = np.random.default_rng(seed)
+    n_val = max(int(round(fraction * n)), min(20, n // 4))
+    if not stratify:
+        perm = rng.permutation(n)
+        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    val = []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = min(int(round(n_val * len(idx) / n)), len(idx) - 1)
+        val.append(idx[:k])
+    val = np.sort(np.concatenate(val))
+    return np.setdiff1d(np.arange(n), val), val
+
+
+def _take(X, idx):
+    return X.iloc[idx] if isinstance(X, pd.DataFrame) else X[idx]
+
+
+class _BoosterLearner(BaseEstimator):
+    """Template: subclasses implement `_fit_library` and `_booster`."""
+
+    def __init__(self, task: str = "regression", n_classes: int = 0, params: dict | None = None,
+                 n_estimators: int = N_ESTIMATORS_CAP, early_stopping_rounds: int = EARLY_STOPPING_ROUNDS,
+                 validation_fraction: float = 0.1, monotone: dict | None = None,
+                 seed: int = 0, n_jobs: int = 1, device: str = "cpu"):
+        self.task = task
+        self.n_classes = n_classes
+        self.params = params
+        self.n_estimators = n_estimators
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.monotone = monotone
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.device = device
+
+    def _is_classifier(self) -> bool:
+        return self.task in (BINARY, MULTICLASS)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self._is_classifier():
+            tags.estimator_type, tags.classifier_tags = "classifier", ClassifierTags()
+        else:
+            tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
+        return tags
+
+    def fit(self, X, y, sample_weight=None):
+        y = np.asarray(y)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.model_, self.constant_ = None, None
+        if self._is_classifier():
+            y = y.astype(int)
+            self.classes_ = np.arange(self.n_classes)
+            self.present_ = np.unique(y)
+            if len(self.present_) < 2:          # nothing to learn: predict the one class
+                self.constant_, self.best_iteration_ = int(self.present_[0]), 0
+                return self
+            y = np.searchsorted(self.present_, y)
+        else:
+            y = y.astype(float)
+        n = len(y)
+        if n >= MIN_ROWS_FOR_EARLY_STOPPING and self.early_stopping_rounds:
+            tr, va = inner_split(y, n, self.validation_fraction, self.seed, self._is_classifier())
+            valid = (_take(X, va), y[va], None if w is None else w[va])
+            rounds = self.n_estimators
+        else:
+            tr, valid, rounds = np.arange(n), None, min(self.n_estimators, 100)
+        params = dict(self.params or {})
+        if self.monotone and isinstance(X, pd.DataFrame):
+            params["monotone_constraints"] = [int(self.monotone.get(c, 0)) for c in X.columns]
+        self.model_ = self._fit_library(_take(X, tr), y[tr], None if w is None else w[tr], valid, rounds, params)
+        return self
+
+    @available_if(_is_classifier)
+    def predict_proba(self, X):
+        out = np.zeros((X.shape[0], self.n_classes))
+        if out.shape[0] == 0:
+            return out
+        if self.constant_ is not None:
+            out[:, self.constant_] = 1.0
+        else:
+            out[:, self.present_] = self.model_.predict_proba(self._to_library(X))
+        return out
+
+    def predict(self, X):
+        if self._is_classifier():
+            return self.predict_proba(X).argmax(axis=1)
+        if X.shape[0] == 0:
+            return np.zeros(0)
+        return np.asarray(self.model_.predict(self._to_library(X)), dtype=float).ravel()
+
+    @property
+    def booster_(self):
+        """The library's booster cut at the best iteration (None for a single-class fit)."""
+        return None if self.model_ is None else self._booster()
+
+    def _to_library(self, X):
+        return X
+
+    def _fit_library(self, X, y, w, valid, rounds, params):
+        raise NotImplementedError
+
+    def _booster(self):
+        raise NotImplementedError
+
+
+class LightGBMLearner(_BoosterLearner):
+    def _fit_library(self, X, y, w, valid, rounds, params):
+        import lightgbm as lgb
+
+        cls = lgb.LGBMClassifier if self._is_classifier() else lgb.LGBMRegressor
+        m = cls(n_estimators=rounds, random_state=self.seed, n_jobs=self.n_jobs, verbose=-1,
+                deterministic=True, force_col_wise=True, **params)
+        kw = {}
+        if valid is not None:
+            # LightGBM >= 4.6 takes eval_X/eval_y (eval_set is deprecated there).
+            new_api = "eval_X" in inspect.signature(m.fit).parameters
+            ev = dict(eval_X=(valid[0],), eval_y=(valid[1],)) if new_api else dict(eval_set=[valid[:2]])
+            kw = dict(**ev, eval_sample_weight=None if valid[2] is None else [valid[2]],
+                      callbacks=[lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)])
+        m.fit(X, y, sample_weight=w, **kw)
+        self.best_iteration_ = int(m.best_iteration_ or m.booster_.current_iteration())
+        return m
+
+    def _booster(self):
+        import lightgbm as lgb
+
+        return lgb.Booster(model_str=self.model_.booster_.model_to_string(num_iteration=self.best_iteration_))
+
+
+class XGBoostLearner(_BoosterLearner):
+    def _fit_library(self, X, y, w, valid, rounds, params):
+        import xgboost as xgb
+
+        cls = xgb.XGBClassifier if self._is_classifier() else xgb.XGBRegressor
+        m = cls(n_estimators=rounds, tree_method="hist", enable_categorical=True, random_state=self.seed,
+                n_jobs=self.n_jobs, device=self.device,
+                early_stopping_rounds=self.early_stopping_rounds if valid is not None else None, **params)
+        kw = {}
+        if valid is not None:
+            kw = dict(eval_set=[valid[:2]], sample_weight_eval_set=None if valid[2] is None else [valid[2]])
+        m.fit(X, y, sample_weight=w, verbose=False, **kw)
+        self.best_iteration_ = int(m.best_iteration + 1) if valid is not None else rounds
+        return m
+
+    def _booster(self):
+        return self.model_.get_booster()[: self.best_iteration_]
+
+
+class CatBoostLearner(_BoosterLearner):
+    def _to_library(self, X):
+        # CatBoost wants categorical values as str/int, never NaN: missing becomes a level.
+        X = X.copy()
+        for c in X.columns:
+            if isinstance(X[c].dtype, pd.CategoricalDtype):
+                X[c] = X[c].astype(object).where(X[c].notna(), "__nan__").astype(str)
+        return X
+
+    def _fit_library(self, X, y, w, valid, rounds, params):
+        from catboost import CatBoostClassifier, CatBoostRegressor, Pool
+
+        cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        if self._is_classifier():
+            loss = "Logloss" if len(self.present_) == 2 else "MultiClass"
+            cls = CatBoostClassifier
+        else:
+            loss, cls = "RMSE", CatBoostRegressor
+        m = cls(iterations=rounds, loss_function=loss, random_seed=self.seed, thread_count=self.n_jobs,
+                task_type="GPU" if self.device == "cuda" else "CPU", verbose=False,
+                allow_writing_files=False, **params)
+        kw = {}
+        if valid is not None:
+            kw = dict(eval_set=Pool(self._to_library(valid[0]), valid[1], cat_features=cats, weight=valid[2]),
+                      early_stopping_rounds=self.early_stopping_rounds, use_best_model=True)
+        m.fit(Pool(self._to_library(X), y, cat_features=cats, weight=w), **kw)
+        self.best_iteration_ = int(m.tree_count_)    # use_best_model already cut the model
+        return m
+
+    def _booster(self):
+        return self.model_
+
+
+# -- families ------------------------------------------------------------------------------
+
+
+class _BoosterFamily(ModelFamily):
+    learner: type = _BoosterLearner
+
+    def build(self, params: dict, info: ProblemInfo):
+        params = dict(params)
+        learner = self.learner(
+            task=info.task, n_classes=info.n_classes,
+            n_estimators=params.pop("n_estimators", N_ESTIMATORS_CAP),
+            early_stopping_rounds=params.pop("early_stopping_rounds", EARLY_STOPPING_ROUNDS),
+            monotone=params.pop("monotone", None),
+            params=params, seed=info.seed, n_jobs=info.n_jobs, device=info.device,
+        )
+        return Pipeline([(STEP_PREP, build_preprocessor(info.schema, "native", seed=info.seed)),
+                         (STEP_LEARNER, learner)])
+
+
+class LightGBMFamily(_BoosterFamily):
+    name = "lightgbm"
+    capabilities = Capabilities(monotone=True, native_categorical=True)
+    requires = ("lightgbm",)
+    extra = ""
+    relative_cost = 1.0
+    learner = LightGBMLearner
+
+    def default_configs(self, info: ProblemInfo) -> list[dict]:
+        # min_data_per_group (default 100) would forbid categorical splits on small data.
+        base = {"learning_rate": 0.05, "min_data_per_group": 20}
+        return [
+            {**base, "num_leaves": 31, "min_child_samples": 20, "colsample_bytree": 0.9},
+            {**base, "num_leaves": 15, "min_child_samples": 10, "colsample_bytree": 0.7,
+             "subsample": 0.8, "subsample_freq": 1, "reg_lambda": 1.0},
+            {**base, "num_leaves": 127, "min_child_samples": 30, "colsample_bytree": 0.6,
+             "subsample": 0.8, "subsample_freq": 1, "reg_lambda": 3.0, "learning_rate": 0.03},
+        ]
+
+    def search_space(self, trial, info: ProblemInfo) -> dict:
+        p = f"{self.name}."
+        return {
+            "learning_rate": trial.suggest_float(p + "learning_rate", 0.01, 0.3, log=True),
+            "num_leaves": trial.suggest_int(p + "num_leaves", 4, 256, log=True),
+            "min_child_samples": trial.suggest_int(p + "min_child_samples", 2, 100, log=True),
+            "subsample": trial.suggest_float(p + "subsample", 0.5, 1.0),
+            "subsample_freq": 1,
+            "colsample_bytree": trial.suggest_float(p + "colsample_bytree", 0.4, 1.0),
+            "reg_alpha": trial.suggest_float(p + "reg_alpha", 1e-8, 10.0, log=True),
+            "reg_lambda": trial.suggest_float(p + "reg_lambda", 1e-8, 10.0, log=True),
+            "min_data_per_group": trial.suggest_int(p + "min_data_per_group", 5, 100, log=True),
+        }
+
+
+class XGBoostFamily(_BoosterFamily):
+    name = "xgboost"
+    capabilities = Capabilities(gpu=True, monotone=True, native_categorical=True)
+    requires = ("xgboost",)
+    extra = "boosters"
+    relative_cost = 1.5
+    learner = XGBoostLearner
+
+    def default_configs(self, info: ProblemInfo) -> list[dict]:
+        return [
+            {"learning_rate": 0.05, "max_depth": 6, "min_child_weight": 1.0, "subsample": 0.8,
+             "colsample_bytree": 0.8, "reg_lambda": 1.0},
+            {"learning_rate": 0.05, "max_depth": 4, "min_child_weight": 5.0, "subsample": 0.9,
+             "colsample_bytree": 0.7, "reg_lambda": 3.0},
+        ]
+
+    def search_space(self, trial, info: ProblemInfo) -> dict:
+        p = f"{self.name}."
+        return {
+            "learning_rate": trial.suggest_float(p + "learning_rate", 0.01, 0.3, log=True),
+            "max_depth": trial.suggest_int(p + "max_depth", 2, 10),
+            "min_child_weight": trial.suggest_float(p + "min_child_weight", 0.5, 50.0, log=True),
+            "subsample": trial.suggest_float(p + "subsample", 0.5, 1.0),
+            "colsample_bytree": trial.suggest_float(p + "colsample_bytree", 0.4, 1.0),
+            "reg_alpha": trial.suggest_float(p + "reg_alpha", 1e-8, 10.0, log=True),
+            "reg_lambda": trial.suggest_float(p + "reg_lambda", 1e-3, 10.0, log=True),
+        }
+
+
+class CatBoostFamily(_BoosterFamily):
+    name = "catboost"
+    capabilities = Capabilities(gpu=True, monotone=True, native_categorical=True)
+    requires = ("catboost",)
+    extra = "boosters"
+    relative_cost = 3.0
+    learner = CatBoostLearner
+
+    def default_configs(self, info: ProblemInfo) -> list[dict]:
+        return [
+            {"learning_rate": 0.08, "depth": 6, "l2_leaf_reg": 3.0},
+            {"learning_rate": 0.05, "depth": 8, "l2_leaf_reg": 5.0},
+        ]
+
+    def search_space(self, trial, info: ProblemInfo) -> dict:
+        # CatBoost's symmetric trees have no min-child knob; random_strength and
+        # bagging_temperature play the regularising/subsampling roles.
+        p = f"{self.name}."
+        return {
+            "learning_rate": trial.suggest_float(p + "learning_rate", 0.01, 0.3, log=True),
+            "depth": trial.suggest_int(p + "depth", 3, 10),
+            "l2_leaf_reg": trial.suggest_float(p + "l2_leaf_reg", 0.5, 30.0, log=True),
+            "random_strength": trial.suggest_float(p + "random_strength", 1e-3, 10.0, log=True),
+            "bagging_temperature": trial.suggest_float(p + "bagging_temperature", 0.0, 1.0),
+            "rsm": trial.suggest_float(p + "rsm", 0.5, 1.0),
+        }
