@@ -224,3 +224,28 @@ def test_encode_unseen_label_and_regression():
     assert schema.task == REGRESSION and schema.classes is None
     enc = encode_target(y, schema)
     assert enc.dtype == np.float64 and np.allclose(decode_target(enc, schema), y)
+
+
+def test_prepare_training_accepts_a_path(tmp_path):
+    p = tmp_path / "train.csv"
+    p.write_text("x;t\n" + "".join(f"{i % 7};{'ab'[i % 2]}\n" for i in range(30)))
+    X, y, schema = prepare_training(p, "t")
+    assert X.shape == (30, 1) and schema.classes == ["a", "b"]
+
+
+def test_datetime_text_format_from_fit_is_used_at_predict():
+    days = pd.date_range("2021-03-01", periods=60, freq="D")
+    df = pd.DataFrame({"d": days.strftime("%d/%m/%Y"), "v": np.arange(60) % 5, "t": [0, 1] * 30})
+    _, _, schema = prepare_training(df, "t")
+    assert schema.column("d").kind == "datetime" and schema.column("d").datetime_format == "%d/%m/%Y"
+    # every predict value is ambiguous (day <= 12): parsed day-first as at fit time, not guessed anew
+    Xp, _ = align_for_predict(pd.DataFrame({"d": ["02/01/2021", "03/04/2021"], "v": [1, 2]}), schema)
+    assert Xp["d"].tolist() == [pd.Timestamp("2021-01-02"), pd.Timestamp("2021-04-03")]
+
+
+def test_object_column_of_python_bools():
+    df = pd.DataFrame({"b": pd.Series([True, False, None] * 10, dtype=object), "v": np.arange(30) % 4,
+                       "t": [0, 1] * 15})
+    X, _, schema = prepare_training(df, "t")
+    assert schema.column("b").kind == "boolean"
+    assert X["b"].tolist()[:2] == [1.0, 0.0] and np.isnan(X["b"].iloc[2])

@@ -228,3 +228,15 @@ def test_sample_weight(family, task):
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(ytr))
     model.fit(Xtr, ytr, **{key: w})
     check_output(outputs(model, Xte, task), len(Xte), task, info.n_classes)
+
+
+@pytest.mark.parametrize("family,task", CASES)
+def test_tiny_fit(family, task):
+    """A CV fold of a small table: a dozen rows, one class seen only once."""
+    X, y = make_data(task, 60)
+    if task == REGRESSION:
+        idx = np.arange(12)
+    else:
+        idx = np.concatenate([np.flatnonzero(y == c)[: (1 if c == 0 else 6)] for c in np.unique(y)])
+    model = build_fit(family, task, X.iloc[idx], y[idx])
+    check_output(outputs(model, X, task), len(X), task, make_info(task).n_classes)

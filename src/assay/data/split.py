@@ -23,12 +23,10 @@ Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
 def default_n_folds(n_rows: int, holdout_rows: int = 100_000) -> int:
-    """5 folds up to 20,000 rows, 3 up to ``holdout_rows``, else 1 (a single 20% holdout)."""
-    if n_rows <= 20_000:
-        return 5
-    if n_rows <= holdout_rows:
-        return 3
-    return 1
+    """1 (a single 20% holdout) above ``holdout_rows``; else 5 folds up to 20,000 rows, 3 above."""
+    if n_rows > holdout_rows:
+        return 1
+    return 5 if n_rows <= 20_000 else 3
 
 
 def make_folds(

@@ -187,7 +187,8 @@ class NativeFrame(TransformerMixin, BaseEstimator):
             counts = X[c].value_counts(dropna=True)
             if c in self.hc_:
                 counts = counts[counts >= 2].iloc[:NATIVE_MAX_LEVELS]
-            self.levels_[c] = sorted(counts.index)
+            # A category dtype with no levels breaks XGBoost: keep a placeholder level.
+            self.levels_[c] = sorted(counts.index) or ["__none__"]
         dt, text = s.of_kind(DATETIME), s.of_kind(TEXT)
         self.dt_ = DatetimeParts().fit(X[dt]) if dt else None
         self.text_ = TextEncoder(TEXT_TERMS_TREE, TEXT_SVD, self.seed).fit(X[text]) if text else None

@@ -179,6 +179,8 @@ class XGBoostLearner(_BoosterLearner):
         import xgboost as xgb
 
         cls = xgb.XGBClassifier if self._is_classifier() else xgb.XGBRegressor
+        if isinstance(params.get("monotone_constraints"), list):     # XGBoost takes a tuple, not a list
+            params["monotone_constraints"] = tuple(params["monotone_constraints"])
         m = cls(n_estimators=rounds, tree_method="hist", enable_categorical=True, random_state=self.seed,
                 n_jobs=self.n_jobs, device=self.device,
                 early_stopping_rounds=self.early_stopping_rounds if valid is not None else None, **params)
@@ -211,6 +213,8 @@ class CatBoostLearner(_BoosterLearner):
             cls = CatBoostClassifier
         else:
             loss, cls = "RMSE", CatBoostRegressor
+        if self.device == "cuda":       # CatBoost's GPU mode rejects rsm outside pairwise losses
+            params.pop("rsm", None)
         m = cls(iterations=rounds, loss_function=loss, random_seed=self.seed, thread_count=self.n_jobs,
                 task_type="GPU" if self.device == "cuda" else "CPU", verbose=False,
                 allow_writing_files=False, **params)

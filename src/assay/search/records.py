@@ -31,7 +31,7 @@ class TrialRecord:
 
     @property
     def name(self) -> str:
-        return f"{self.family}#{self.trial_id}"
+        return "baseline" if self.source == "baseline" else f"{self.family}#{self.trial_id}"
 
     def row(self) -> dict:
         return {
