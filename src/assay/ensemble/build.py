@@ -58,7 +58,8 @@ def _maybe_refit(member: Member, rec: TrialRecord, refit: str, budget, executor,
         return
     path = os.path.join(workdir, f"full_{member.trial_id}.pkl")
     timeout = None if left == float("inf") else max(left, 0.5)
-    res = executor.run(fit_full, (member.family, member.params, info, data_path, path), timeout=timeout)
+    res = executor.run(fit_full, (member.family, member.params, info, data_path, path,
+                                  None if timeout is None else 0.9 * timeout - 0.5), timeout=timeout)
     if res.ok:
         with open(path, "rb") as fh:
             member.estimators = [pickle.load(fh)]

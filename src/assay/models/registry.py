@@ -14,15 +14,17 @@ def _all_families() -> list[ModelFamily]:
     from assay.models.linear import LinearFamily
     from assay.models.mlp import MLPFamily
 
+    # The order is the order in which default configurations are tried: strong and
+    # fast first, so that a short budget still gets the best families.
     return [
         LightGBMFamily(),
         LinearFamily(),
-        XGBoostFamily(),
         CatBoostFamily(),
-        RandomForestFamily(),
+        XGBoostFamily(),
         ExtraTreesFamily(),
-        KNNFamily(),
+        RandomForestFamily(),
         MLPFamily(),
+        KNNFamily(),
     ]
 
 

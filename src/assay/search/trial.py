@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import pickle
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,6 +26,7 @@ class TrialSpec:
     data_path: str                 # pickle of (X, y) written by the search
     folds: list                    # [(train_idx, val_idx), ...]
     model_path: str | None = None  # where to save the fold models (None = do not keep)
+    time_budget: float | None = None  # seconds for all folds; shared out as each fit's max_time
 
 
 @dataclass
@@ -71,8 +72,10 @@ def evaluate(spec: TrialSpec) -> TrialOutcome:
     models, fold_values = [], []
     fit_s = pred_s = 0.0
     pred_rows = 0
-    for train_idx, val_idx in spec.folds:
-        est = family.build(dict(spec.params), spec.info)
+    t_start = time.perf_counter()
+    for i, (train_idx, val_idx) in enumerate(spec.folds):
+        info = _with_time_allowance(spec.info, spec.time_budget, t_start, len(spec.folds) - i)
+        est = family.build(dict(spec.params), info)
         t = time.perf_counter()
         est.fit(X.iloc[train_idx], y[train_idx])
         fit_s += time.perf_counter() - t
@@ -103,16 +106,28 @@ def evaluate(spec: TrialSpec) -> TrialOutcome:
     )
 
 
+def _with_time_allowance(info: ProblemInfo, budget: float | None, t_start: float, folds_left: int):
+    """Share what is left of the trial's budget among the folds still to fit (families
+    stop training when their `max_time` runs out and keep what they have)."""
+    if budget is None:
+        return info
+    left = budget - (time.perf_counter() - t_start)
+    per_fit = max(0.2, 0.9 * left / folds_left)
+    return replace(info, extra={**info.extra, "max_time": per_fit})
+
+
 def validated_rows(oof: np.ndarray) -> np.ndarray:
     """Rows that some fold predicted (all rows in k-fold CV, the holdout otherwise)."""
     return ~np.isnan(oof if oof.ndim == 1 else oof[:, 0])
 
 
-def fit_full(family_name: str, params: dict, info: ProblemInfo, data_path: str, model_path: str) -> float:
+def fit_full(family_name: str, params: dict, info: ProblemInfo, data_path: str, model_path: str,
+             time_budget: float | None = None) -> float:
     """Refit one configuration on all training rows and save it; returns fit seconds."""
     from assay.models.registry import get_family
 
     X, y = load_training_data(data_path)
+    info = _with_time_allowance(info, time_budget, time.perf_counter(), 1)
     est = get_family(family_name).build(dict(params), info)
     t = time.perf_counter()
     est.fit(X, y)

@@ -20,6 +20,7 @@ from assay.search.budget import Budget
 from assay.search.records import TrialRecord
 from assay.search.trial import TrialSpec, evaluate
 
+TRIAL_SHARE = 0.4     # most of the time limit one trial may use (unless trial_time_limit is set)
 KEEP_TOP = 10          # trials whose fold models are kept as ensemble candidates (plus best per family)
 
 
@@ -49,9 +50,9 @@ def _make_sampler(config: FitConfig):
 
 
 def _default_queue(families: list[ModelFamily], info: ProblemInfo) -> list[tuple[str, dict]]:
-    """Round-robin over families ordered by cost: every family's first default, then seconds..."""
-    ordered = sorted(families, key=lambda f: f.relative_cost)
-    per_family = [(f.name, f.default_configs(info)) for f in ordered]
+    """Round-robin over families in registry order (strongest per second first): every
+    family's first default, then every second default, ..."""
+    per_family = [(f.name, f.default_configs(info)) for f in families]
     queue = []
     for i in range(max(len(c) for _, c in per_family)):
         queue += [(name, cfgs[i]) for name, cfgs in per_family if i < len(cfgs)]
@@ -127,9 +128,13 @@ class Search:
         timeout = self.budget.search_left()
         if self.config.trial_time_limit:
             timeout = min(timeout, self.config.trial_time_limit)
+        elif self.config.time_limit:
+            # no single trial may take most of the budget: slow families fit what they can
+            timeout = min(timeout, max(5.0, TRIAL_SHARE * self.config.time_limit))
         timeout = None if timeout == float("inf") else max(timeout, 0.5)
         spec = TrialSpec(trial_id, family, params, self.info, self.metric.name, self.data_path,
-                         self.folds, os.path.join(self.models_dir, f"trial_{trial_id}.pkl"))
+                         self.folds, os.path.join(self.models_dir, f"trial_{trial_id}.pkl"),
+                         time_budget=None if timeout is None else max(0.3, 0.9 * timeout - 0.5))
         self.progress.trial_started(trial_id, family)
         res = self.executor.run(evaluate, (spec,), timeout=timeout, memory_limit_mb=self.memory_limit)
         rec = TrialRecord(trial_id, family, params, source, res.status, elapsed=res.elapsed,
