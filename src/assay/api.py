@@ -51,8 +51,7 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
     info = ProblemInfo(schema=schema, n_rows=len(y), seed=config.seed, n_jobs=config.threads)
     timings["prepare"] = round(budget.elapsed(), 3)
 
-    workdir = tempfile.mkdtemp(prefix=".assay-work-",
-                               dir=str(Path(out).resolve().parent) if out is not None else None)
+    workdir = _make_workdir(out)
     progress = progress if progress is not None else _progress(config)
     try:
         run = _search_and_build(X, y, schema, config, metric, families, folds, info, budget,
@@ -73,6 +72,20 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
     finally:
         progress.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _make_workdir(out) -> str:
+    """Scratch space for the search: beside the output (so the final rename is atomic)."""
+    from assay.errors import RunDirectoryError
+
+    try:
+        if out is None:
+            return tempfile.mkdtemp(prefix="assay-work-")
+        parent = Path(out).resolve().parent
+        parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkdtemp(prefix=".assay-work-", dir=str(parent))
+    except OSError as e:
+        raise RunDirectoryError(f"cannot create the Run directory {out}: {e.strerror or e}") from None
 
 
 def _merge(config: FitConfig | None, options: dict) -> FitConfig:
@@ -168,7 +181,9 @@ def _leaderboard(records, base, weights, cv_value, metric, model) -> pd.DataFram
     ok = lb["status"].eq("ok")
     sign = 1 if metric.greater_is_better else -1
     lb["_key"] = np.where(ok, -sign * lb["score"].astype(float), np.inf)
-    lb = lb.sort_values(["_key", "trial"], kind="stable", na_position="last").drop(columns="_key")
+    lb["_ens"] = lb["model"].ne("ensemble")        # on a tie the ensemble (what predict uses) first
+    lb = lb.sort_values(["_key", "_ens", "trial"], kind="stable", na_position="last")
+    lb = lb.drop(columns=["_key", "_ens"])
     lb.insert(0, "rank", range(1, len(lb) + 1))
     lb = lb.rename(columns={"score": f"cv_{metric.name}"})
     return lb.reset_index(drop=True)

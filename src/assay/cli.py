@@ -194,14 +194,17 @@ def _print_leaderboard(lb, top=None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    cols = [c for c in lb.columns if c not in ("params", "error", "trial", "source")]
+    wanted = ["rank", "model", "status", *[c for c in lb.columns if c.startswith("cv_")],
+              "ensemble_weight", "fit_s", "predict_rows_per_s", "trial_s"]
+    cols = [c for c in wanted if c in lb.columns]
     shown = lb if top is None else lb.head(top)
     table = Table(show_lines=False)
     for c in cols:
-        table.add_column(c, justify="right" if c not in ("model", "family", "status") else "left")
+        table.add_column(c.replace("_", " "), justify="left" if c in ("model", "status") else "right",
+                         no_wrap=True)
     for _, row in shown.iterrows():
         table.add_row(*[_fmt(row[c]) for c in cols])
-    Console().print(table)
+    Console(width=max(100, Console().width)).print(table)
     if top is not None and len(lb) > top:
         typer.echo(f"... {len(lb) - top} more rows (--all)")
 

@@ -34,6 +34,8 @@ class RichProgress(Progress):
         from rich.live import Live
 
         self.budget, self.max_trials, self.metric_name = budget, max_trials, metric_name
+        if not self.console.is_terminal:
+            return  # a log or a pipe: one line per trial instead of a live display
         self.live = Live(self._render(), console=self.console, refresh_per_second=4,
                          transient=False, get_renderable=self._render)
         self.live.start()
@@ -66,9 +68,11 @@ class RichProgress(Progress):
         self.failed += 0 if record.ok else 1
         self.best = best
         self.current = ""
-        if not record.ok and self.live is not None:
-            self.live.console.print(f"[yellow]trial {record.name} {record.status}[/]: "
-                                    f"{record.error.strip().splitlines()[0][:160] if record.error else ''}")
+        if self.live is None:
+            self.console.print(self._render(), soft_wrap=True)
+        if not record.ok:
+            self.console.print(f"[yellow]trial {record.name} {record.status}[/]: "
+                               f"{record.error.strip().splitlines()[0][:160] if record.error else ''}")
 
     def stop(self):
         if self.live is not None:

@@ -16,24 +16,37 @@ present in the fit (re-encoded 0..P-1) and `predict_proba` scatters them back to
 K = n_classes columns in code order.
 
 Params: library hyperparameters (sklearn-API names); besides those, `n_estimators`
-(the round cap), `early_stopping_rounds` and `monotone` ({column: +1/-1}, matched
-against the preprocessed column names, which are the raw names for numerics).
+(the round cap), `early_stopping_rounds`, `monotone` ({column: +1/-1}, matched
+against the preprocessed column names, which are the raw names for numerics) and
+`max_time` (overrides the search's `info.extra["max_time"]`).
+
+Fit time allowance (`max_time` seconds, counted from the start of the pipeline's fit,
+so preprocessing and the inner split count): boosting stops after the first round
+that ends past the deadline (`max_time` less a margin of 10%, at most 1 s), and the
+best iteration so far is kept -- LightGBM through a callback raising
+`EarlyStopException(best so far)`, XGBoost through a `TrainingCallback` returning True
+(the early-stopping callback's `best_iteration` stays as it was), CatBoost on CPU
+through a `callbacks=[...]` object returning False (`use_best_model` still cuts the
+model at the best iteration). CatBoost on GPU takes no Python callbacks: there a
+20-round probe fit times the rounds, and the real fit gets as many rounds as fit in
+what is left (the probe is kept if not even that many do). At least one round is
+always fit. `stopped_by_time_` says whether the allowance cut training short.
 """
 
 from __future__ import annotations
 
 import inspect
+import time
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.pipeline import Pipeline
 from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.metaestimators import available_if
 
 from assay.data.schema import BINARY, MULTICLASS
 from assay.features import build_preprocessor
-from assay.models._common import STEP_LEARNER, STEP_PREP
+from assay.models._common import STEP_LEARNER, STEP_PREP, TimedPipeline, deadline_of, fit_clock, max_time_of
 from assay.models.base import Capabilities, ModelFamily, ProblemInfo
 
 N_ESTIMATORS_CAP = 2000
@@ -67,7 +80,7 @@ class _BoosterLearner(BaseEstimator):
     def __init__(self, task: str = "regression", n_classes: int = 0, params: dict | None = None,
                  n_estimators: int = N_ESTIMATORS_CAP, early_stopping_rounds: int = EARLY_STOPPING_ROUNDS,
                  validation_fraction: float = 0.1, monotone: dict | None = None,
-                 seed: int = 0, n_jobs: int = 1, device: str = "cpu"):
+                 seed: int = 0, n_jobs: int = 1, device: str = "cpu", max_time: float | None = None):
         self.task = task
         self.n_classes = n_classes
         self.params = params
@@ -78,6 +91,7 @@ class _BoosterLearner(BaseEstimator):
         self.seed = seed
         self.n_jobs = n_jobs
         self.device = device
+        self.max_time = max_time
 
     def _is_classifier(self) -> bool:
         return self.task in (BINARY, MULTICLASS)
@@ -91,6 +105,8 @@ class _BoosterLearner(BaseEstimator):
         return tags
 
     def fit(self, X, y, sample_weight=None):
+        deadline = deadline_of(fit_clock(), self.max_time)
+        self.stopped_by_time_ = False
         y = np.asarray(y)
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.model_, self.constant_ = None, None
@@ -114,7 +130,8 @@ class _BoosterLearner(BaseEstimator):
         params = dict(self.params or {})
         if self.monotone and isinstance(X, pd.DataFrame):
             params["monotone_constraints"] = [int(self.monotone.get(c, 0)) for c in X.columns]
-        self.model_ = self._fit_library(_take(X, tr), y[tr], None if w is None else w[tr], valid, rounds, params)
+        self.model_ = self._fit_library(_take(X, tr), y[tr], None if w is None else w[tr], valid, rounds, params,
+                                        deadline)
         return self
 
     @available_if(_is_classifier)
@@ -143,29 +160,60 @@ class _BoosterLearner(BaseEstimator):
     def _to_library(self, X):
         return X
 
-    def _fit_library(self, X, y, w, valid, rounds, params):
+    def _fit_library(self, X, y, w, valid, rounds, params, deadline):
         raise NotImplementedError
 
     def _booster(self):
         raise NotImplementedError
 
 
+class _LightGBMDeadline:
+    """LightGBM callback: past `deadline`, stop with the best iteration so far (on the
+    first metric of the first validation set, as `early_stopping(first_metric_only=True)`)."""
+
+    order = 40                  # after early_stopping (30)
+    before_iteration = False
+
+    def __init__(self, deadline: float):
+        self.deadline = deadline
+        self.best, self.best_iter, self.best_scores, self.stopped = None, 0, [], False
+
+    def __call__(self, env):
+        import lightgbm as lgb
+
+        results = env.evaluation_result_list or []
+        valid = [r for r in results if r[0] != "training"]
+        if valid:
+            score, higher = valid[0][2], valid[0][3]
+            if self.best is None or (score > self.best if higher else score < self.best):
+                self.best, self.best_iter, self.best_scores = score, env.iteration, results
+        else:
+            self.best_iter, self.best_scores = env.iteration, results
+        if time.monotonic() >= self.deadline:
+            self.stopped = True
+            raise lgb.callback.EarlyStopException(self.best_iter, self.best_scores)
+
+
 class LightGBMLearner(_BoosterLearner):
-    def _fit_library(self, X, y, w, valid, rounds, params):
+    def _fit_library(self, X, y, w, valid, rounds, params, deadline):
         import lightgbm as lgb
 
         cls = lgb.LGBMClassifier if self._is_classifier() else lgb.LGBMRegressor
         m = cls(n_estimators=rounds, random_state=self.seed, n_jobs=self.n_jobs, verbose=-1,
                 deterministic=True, force_col_wise=True, **params)
-        kw = {}
+        kw, callbacks = {}, []
         if valid is not None:
             # LightGBM >= 4.6 takes eval_X/eval_y (eval_set is deprecated there).
             new_api = "eval_X" in inspect.signature(m.fit).parameters
             ev = dict(eval_X=(valid[0],), eval_y=(valid[1],)) if new_api else dict(eval_set=[valid[:2]])
-            kw = dict(**ev, eval_sample_weight=None if valid[2] is None else [valid[2]],
-                      callbacks=[lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False)])
-        m.fit(X, y, sample_weight=w, **kw)
+            kw = dict(**ev, eval_sample_weight=None if valid[2] is None else [valid[2]])
+            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, first_metric_only=True, verbose=False))
+        timer = None if deadline is None else _LightGBMDeadline(deadline)
+        if timer is not None:
+            callbacks.append(timer)
+        m.fit(X, y, sample_weight=w, callbacks=callbacks or None, **kw)
         self.best_iteration_ = int(m.best_iteration_ or m.booster_.current_iteration())
+        self.stopped_by_time_ = bool(timer is not None and timer.stopped)
         return m
 
     def _booster(self):
@@ -174,8 +222,31 @@ class LightGBMLearner(_BoosterLearner):
         return lgb.Booster(model_str=self.model_.booster_.model_to_string(num_iteration=self.best_iteration_))
 
 
+def _xgboost_deadline(deadline: float, has_valid: bool):
+    """XGBoost TrainingCallback: stop (return True) after the first round that ends past `deadline`."""
+    import xgboost as xgb
+
+    class Deadline(xgb.callback.TrainingCallback):
+        stopped = False
+
+        def after_iteration(self, model, epoch, evals_log):
+            if time.monotonic() < self.deadline:
+                return False
+            self.stopped = True
+            # The EarlyStopping callback runs after this one (and not at all in the round
+            # this one stops), so its best_iteration is the best of the earlier rounds;
+            # stopped in round 0 it never ran: round 0 is then the best.
+            if has_valid and model.attr("best_iteration") is None:
+                model.set_attr(best_iteration=str(epoch))
+            return True
+
+    cb = Deadline()
+    cb.deadline = deadline
+    return cb
+
+
 class XGBoostLearner(_BoosterLearner):
-    def _fit_library(self, X, y, w, valid, rounds, params):
+    def _fit_library(self, X, y, w, valid, rounds, params, deadline):
         import xgboost as xgb
 
         cls = xgb.XGBClassifier if self._is_classifier() else xgb.XGBRegressor
@@ -184,15 +255,35 @@ class XGBoostLearner(_BoosterLearner):
         m = cls(n_estimators=rounds, tree_method="hist", enable_categorical=True, random_state=self.seed,
                 n_jobs=self.n_jobs, device=self.device,
                 early_stopping_rounds=self.early_stopping_rounds if valid is not None else None, **params)
+        timer = None if deadline is None else _xgboost_deadline(deadline, valid is not None)
+        if timer is not None:
+            m.set_params(callbacks=[timer])
         kw = {}
         if valid is not None:
             kw = dict(eval_set=[valid[:2]], sample_weight_eval_set=None if valid[2] is None else [valid[2]])
-        m.fit(X, y, sample_weight=w, verbose=False, **kw)
-        self.best_iteration_ = int(m.best_iteration + 1) if valid is not None else rounds
+        try:
+            m.fit(X, y, sample_weight=w, verbose=False, **kw)
+        finally:
+            m.callbacks = None          # the callback class is local: it must not be pickled with the model
+        self.best_iteration_ = int(m.best_iteration + 1) if valid is not None else int(m.get_booster().num_boosted_rounds())
+        self.stopped_by_time_ = bool(timer is not None and timer.stopped)
         return m
 
     def _booster(self):
         return self.model_.get_booster()[: self.best_iteration_]
+
+
+class _CatBoostDeadline:
+    """CatBoost (CPU) callback: `after_iteration` returns False (stop) past `deadline`."""
+
+    def __init__(self, deadline: float):
+        self.deadline, self.stopped = deadline, False
+
+    def after_iteration(self, info) -> bool:
+        if time.monotonic() >= self.deadline:
+            self.stopped = True
+            return False
+        return True
 
 
 class CatBoostLearner(_BoosterLearner):
@@ -204,7 +295,7 @@ class CatBoostLearner(_BoosterLearner):
                 X[c] = X[c].astype(object).where(X[c].notna(), "__nan__").astype(str)
         return X
 
-    def _fit_library(self, X, y, w, valid, rounds, params):
+    def _fit_library(self, X, y, w, valid, rounds, params, deadline):
         from catboost import CatBoostClassifier, CatBoostRegressor, Pool
 
         cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
@@ -215,16 +306,40 @@ class CatBoostLearner(_BoosterLearner):
             loss, cls = "RMSE", CatBoostRegressor
         if self.device == "cuda":       # CatBoost's GPU mode rejects rsm outside pairwise losses
             params.pop("rsm", None)
-        m = cls(iterations=rounds, loss_function=loss, random_seed=self.seed, thread_count=self.n_jobs,
-                task_type="GPU" if self.device == "cuda" else "CPU", verbose=False,
-                allow_writing_files=False, **params)
+        gpu = self.device == "cuda"
+        make = lambda n: cls(iterations=n, loss_function=loss, random_seed=self.seed,  # noqa: E731
+                             thread_count=self.n_jobs, task_type="GPU" if gpu else "CPU", verbose=False,
+                             allow_writing_files=False, **params)
         kw = {}
         if valid is not None:
             kw = dict(eval_set=Pool(self._to_library(valid[0]), valid[1], cat_features=cats, weight=valid[2]),
                       early_stopping_rounds=self.early_stopping_rounds, use_best_model=True)
-        m.fit(Pool(self._to_library(X), y, cat_features=cats, weight=w), **kw)
+        train = Pool(self._to_library(X), y, cat_features=cats, weight=w)
+        if deadline is None:
+            m = make(rounds).fit(train, **kw)
+        elif not gpu:
+            timer = _CatBoostDeadline(deadline)
+            m = make(rounds).fit(train, callbacks=[timer], **kw)
+            self.stopped_by_time_ = timer.stopped
+        else:
+            m = self._fit_gpu_timed(make, train, kw, rounds, deadline)
         self.best_iteration_ = int(m.tree_count_)    # use_best_model already cut the model
         return m
+
+    def _fit_gpu_timed(self, make, train, kw, rounds, deadline):
+        """No Python callbacks on GPU: time a short probe fit, then refit with the rounds that fit."""
+        probe_rounds = min(rounds, 20)
+        t = time.monotonic()
+        probe = make(probe_rounds).fit(train, **kw)
+        per_round = (time.monotonic() - t) / probe_rounds        # setup included: errs on the safe side
+        if probe_rounds == rounds:
+            return probe
+        affordable = int((deadline - time.monotonic()) / per_round)
+        if affordable <= probe_rounds:
+            self.stopped_by_time_ = True
+            return probe
+        self.stopped_by_time_ = affordable < rounds
+        return make(min(rounds, affordable)).fit(train, **kw)
 
     def _booster(self):
         return self.model_
@@ -238,14 +353,16 @@ class _BoosterFamily(ModelFamily):
 
     def build(self, params: dict, info: ProblemInfo):
         params = dict(params)
+        max_time = max_time_of(params, info)
         learner = self.learner(
             task=info.task, n_classes=info.n_classes,
             n_estimators=params.pop("n_estimators", N_ESTIMATORS_CAP),
             early_stopping_rounds=params.pop("early_stopping_rounds", EARLY_STOPPING_ROUNDS),
             monotone=params.pop("monotone", None),
             params=params, seed=info.seed, n_jobs=info.n_jobs, device=info.device,
+            max_time=max_time,
         )
-        return Pipeline([(STEP_PREP, build_preprocessor(info.schema, "native", seed=info.seed)),
+        return TimedPipeline([(STEP_PREP, build_preprocessor(info.schema, "native", seed=info.seed)),
                          (STEP_LEARNER, learner)])
 
 

@@ -2,15 +2,91 @@
 
 Missing values go to the trees as NaN: scikit-learn >= 1.6 forests split on them
 natively, so no imputer is needed.
+
+Fit time allowance (`max_time`, from `info.extra["max_time"]` or a `max_time` param;
+counted from the start of the pipeline's fit): the learner is a `TimeBoxedForest`
+around the scikit-learn forest. With no allowance it is one plain fit. With one, the
+trees are grown with `warm_start` in chunks -- a first chunk of one tree per job
+(always fit, so the model is never empty), then up to `CHUNK` trees at a time, as
+many as the time per tree measured so far says fit before the deadline (`max_time`
+less a margin of 10%, at most 1 s) -- and growing stops when not one more does.
+Warm-started forests with an integer seed draw the same trees as one fit, so an
+allowance that is not hit gives the same model as none. `stopped_by_time_` says
+whether fewer than `n_estimators` trees were grown.
 """
 
 from __future__ import annotations
 
-from sklearn.pipeline import Pipeline
+import time
+
+from joblib import effective_n_jobs
+from sklearn.base import BaseEstimator, clone
 
 from assay.features import build_preprocessor
-from assay.models._common import STEP_LEARNER, STEP_PREP, adapt
+from assay.models._common import (STEP_LEARNER, STEP_PREP, TimedPipeline, adapt, deadline_of, fit_clock,
+                                  max_time_of)
 from assay.models.base import Capabilities, ModelFamily, ProblemInfo
+
+CHUNK = 50
+
+
+class TimeBoxedForest(BaseEstimator):
+    """A scikit-learn forest grown in warm-started chunks until `max_time` runs out.
+
+    The fitted forest is `forest_`; `classes_`, `predict`, `predict_proba`,
+    `feature_importances_` and `estimators_` are the forest's."""
+
+    def __init__(self, estimator=None, max_time: float | None = None):
+        self.estimator = estimator
+        self.max_time = max_time
+
+    def fit(self, X, y, sample_weight=None):
+        start = fit_clock()
+        deadline = deadline_of(start, self.max_time)
+        forest = clone(self.estimator)
+        total = int(forest.n_estimators)
+        kw = {} if sample_weight is None else {"sample_weight": sample_weight}
+        self.stopped_by_time_ = False
+        first = max(1, effective_n_jobs(forest.n_jobs))
+        if deadline is None or total <= first:
+            self.forest_ = forest.fit(X, y, **kw)
+            return self
+        forest.set_params(warm_start=True, n_estimators=first)
+        t = time.monotonic()
+        forest.fit(X, y, **kw)
+        grown, grow_s = first, time.monotonic() - t
+        while grown < total:
+            per_tree = grow_s / grown
+            affordable = int((deadline - time.monotonic()) / max(per_tree, 1e-9))
+            step = min(CHUNK, total - grown, affordable)
+            if step < 1:
+                self.stopped_by_time_ = True
+                break
+            forest.set_params(n_estimators=grown + step)
+            t = time.monotonic()
+            forest.fit(X, y, **kw)
+            grown, grow_s = grown + step, grow_s + time.monotonic() - t
+        forest.set_params(warm_start=False)
+        self.forest_ = forest
+        return self
+
+    @property
+    def classes_(self):
+        return self.forest_.classes_
+
+    @property
+    def estimators_(self):
+        return self.forest_.estimators_
+
+    @property
+    def feature_importances_(self):
+        return self.forest_.feature_importances_
+
+    def predict(self, X):
+        return self.forest_.predict(X)
+
+    def predict_proba(self, X):
+        return self.forest_.predict_proba(X)
 
 
 class _ForestFamily(ModelFamily):
@@ -42,10 +118,12 @@ class _ForestFamily(ModelFamily):
         return params
 
     def build(self, params: dict, info: ProblemInfo):
+        params = dict(params)
+        max_time = max_time_of(params, info)
         cls, reg = self._estimators()
         est = (cls if info.is_classification else reg)(random_state=info.seed, n_jobs=info.n_jobs, **params)
-        return Pipeline([(STEP_PREP, build_preprocessor(info.schema, "tree", seed=info.seed)),
-                         (STEP_LEARNER, adapt(est, info))])
+        return TimedPipeline([(STEP_PREP, build_preprocessor(info.schema, "tree", seed=info.seed)),
+                              (STEP_LEARNER, adapt(TimeBoxedForest(est, max_time), info))])
 
 
 class RandomForestFamily(_ForestFamily):

@@ -2,6 +2,10 @@
 
 Prediction cost grows with the training size, hence the higher relative cost.
 n_neighbors is capped at the number of training rows at fit time (small folds).
+
+Fit time allowance (`max_time`): ignored -- fitting only stores the (preprocessed)
+rows, or builds a tree index, which is quick; the cost is at prediction time. A
+`max_time` param is accepted and dropped; `stopped_by_time_` is always False.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ class KNNFamily(ModelFamily):
 
     def build(self, params: dict, info: ProblemInfo):
         from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+        params = dict(params)
+        params.pop("max_time", None)            # nothing to cut short (see the module docstring)
 
         cls = KNeighborsClassifier if info.is_classification else KNeighborsRegressor
         est = cls(n_jobs=info.n_jobs, **params)
