@@ -265,7 +265,10 @@ class XGBoostLearner(_BoosterLearner):
             m.fit(X, y, sample_weight=w, verbose=False, **kw)
         finally:
             m.callbacks = None          # the callback class is local: it must not be pickled with the model
-        self.best_iteration_ = int(m.best_iteration + 1) if valid is not None else int(m.get_booster().num_boosted_rounds())
+        if valid is not None:
+            self.best_iteration_ = int(m.best_iteration + 1)
+        else:
+            self.best_iteration_ = int(m.get_booster().num_boosted_rounds())
         self.stopped_by_time_ = bool(timer is not None and timer.stopped)
         return m
 

@@ -95,7 +95,8 @@ class LinearFamily(ModelFamily):
                 params = {"alpha": max(1, info.n_rows) * params.get("alpha", 1.0)}
             elif epochs is not None and epochs < max_iter:
                 max_iter, limited = epochs, "capped"
-            reg = Ridge(**params) if model == "ridge" else ElasticNet(max_iter=max_iter, random_state=info.seed, **params)
+            reg = Ridge(**params) if model == "ridge" else \
+                ElasticNet(max_iter=max_iter, random_state=info.seed, **params)
             est = TransformedTargetRegressor(regressor=reg, transformer=StandardScaler())
         return TimedPipeline([(STEP_PREP, build_preprocessor(info.schema, "linear", seed=info.seed)),
                               (STEP_LEARNER, adapt(est, info, time_limited=limited))])
