@@ -126,7 +126,8 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
     candidates = result.candidates()
     weights: dict[int, float] = {}
     if candidates:
-        weights, cv_value = select_members(candidates, y, metric, schema.task, config.ensemble_size)
+        weights, cv_value, ens_oof = select_members(candidates, y, metric, schema.task,
+                                                    config.ensemble_size)
         progress.phase("refitting")
         model = assemble(candidates, weights, task=schema.task, n_classes=info.n_classes,
                          refit=config.refit, budget=budget, executor=executor, info=info,
@@ -137,6 +138,7 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
                  "give a larger --time-limit")
         model = baseline_model(y, schema.task, info.n_classes)
         cv_value = base.value
+        ens_oof = base.oof[~np.isnan(base.oof if base.oof.ndim == 1 else base.oof[:, 0])]
         status = "baseline-only"
     timings["ensemble"] = round(time.monotonic() - t, 3)
 
@@ -165,8 +167,13 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
         "versions": library_versions(),
         "timings": timings,
     }
+    from assay.search.trial import validated_rows
+
+    rows = np.flatnonzero(validated_rows(base.oof))
+    arrays = {"y": y, "rows": rows, "ensemble": np.asarray(ens_oof, dtype=np.float32),
+              **result.oof_arrays()}
     return Run(schema=schema, model=model, leaderboard=lb, meta=meta,
-               trials_db=os.path.join(workdir, "trials.db"))
+               trials_db=os.path.join(workdir, "trials.db"), arrays=arrays)
 
 
 def _leaderboard(records, base, weights, cv_value, metric, model) -> pd.DataFrame:

@@ -16,13 +16,14 @@ from assay.data.schema import Schema
 
 class Run:
     def __init__(self, *, schema: Schema, model, leaderboard: pd.DataFrame, meta: dict,
-                 path: str | None = None, trials_db: str | None = None):
+                 path: str | None = None, trials_db: str | None = None, arrays: dict | None = None):
         self.schema = schema
         self.model = model
         self._leaderboard = leaderboard
         self.meta = meta
         self.path = Path(path) if path else None
         self._trials_db = trials_db
+        self._arrays = arrays
 
     # -- what it is -------------------------------------------------------
     @property
@@ -44,6 +45,13 @@ class Run:
         keys = ("task", "target", "metric", "cv_score", "best_model", "status", "n_rows",
                 "timings", "ensemble", "assay_version", "seed", "dropped_columns", "warnings")
         return {k: self.meta.get(k) for k in keys if k in self.meta}
+
+    def oof(self) -> dict:
+        """Out-of-fold predictions saved with the Run: 'y' (encoded target), 'rows' (the
+        validated rows), 'ensemble' and 'trial_<id>' for every successful trial."""
+        if self._arrays is None:
+            self._arrays = store.read_arrays(self.path) if self.path else {}
+        return self._arrays
 
     # -- predictions ------------------------------------------------------
     def _features(self, data):
@@ -102,7 +110,8 @@ class Run:
         if db is None and self.path is not None:
             db = str(self.path / store.TRIALS_DB)
         self.path = store.write_run(path, meta=self.meta, leaderboard=self._leaderboard,
-                                    model=self.model, trials_db=db, overwrite=overwrite)
+                                    model=self.model, trials_db=db, overwrite=overwrite,
+                                    arrays=self.oof())
         self._trials_db = str(self.path / store.TRIALS_DB)
         return self.path
 

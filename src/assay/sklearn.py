@@ -198,7 +198,8 @@ class AutoClassifier(ClassifierMixin, _AutoBase):
         return np.asarray(self._predict_output(X), dtype="float64")[:, self._proba_order]
 
     def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
 
 class AutoRegressor(RegressorMixin, _AutoBase):

@@ -27,6 +27,7 @@ RUN_JSON = "run.json"
 LEADERBOARD = "leaderboard.csv"
 TRIALS_DB = "trials.db"
 MODEL = os.path.join("models", "final.pkl")
+OOF = "oof.npz"
 
 
 def is_run_dir(path: Path) -> bool:
@@ -52,7 +53,8 @@ def check_writable_target(path, overwrite: bool) -> Path:
     return path
 
 
-def write_run(path, *, meta: dict, leaderboard, model, trials_db: str | None, overwrite: bool) -> Path:
+def write_run(path, *, meta: dict, leaderboard, model, trials_db: str | None, overwrite: bool,
+              arrays: dict | None = None) -> Path:
     path = check_writable_target(path, overwrite)
     parent = path.parent
     try:
@@ -65,6 +67,10 @@ def write_run(path, *, meta: dict, leaderboard, model, trials_db: str | None, ov
         with open(tmp / MODEL, "wb") as fh:
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
         leaderboard.to_csv(tmp / LEADERBOARD, index=False)
+        if arrays:
+            import numpy as np
+
+            np.savez_compressed(tmp / OOF, **arrays)
         if trials_db and os.path.exists(trials_db):
             shutil.copy2(trials_db, tmp / TRIALS_DB)
         meta = dict(meta, format_version=FORMAT_VERSION)
@@ -110,6 +116,16 @@ def read_meta(path) -> dict:
             f"{path} was written by assay {meta.get('assay_version', '?')} (Run format {fv}); "
             f"this assay reads format {FORMAT_VERSION}: refit it, or install the assay version that wrote it")
     return meta
+
+
+def read_arrays(path) -> dict:
+    import numpy as np
+
+    p = Path(path) / OOF
+    if not p.exists():
+        return {}
+    with np.load(p) as z:
+        return {k: z[k] for k in z.files}
 
 
 def read_model(path):

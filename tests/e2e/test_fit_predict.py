@@ -31,6 +31,9 @@ def test_fit_save_load_predict(tmp_path, name, target, task, metric):
     for f in ("run.json", "leaderboard.csv", "trials.db", "models/final.pkl"):
         assert (path / f).exists(), f
     loaded = assay.load(path)
+    oof = loaded.oof()
+    assert len(oof["ensemble"]) == len(oof["rows"]) == len(df)  # k-fold: every row validated
+    assert sum(k.startswith("trial_") for k in oof) >= 3
     X = df.drop(columns=[target]).head(50)
     np.testing.assert_allclose(loaded.predict_output(X), run.predict_output(X))
     pred = loaded.predict(X)

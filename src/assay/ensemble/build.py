@@ -18,16 +18,18 @@ from assay.search.trial import validated_rows
 
 
 def select_members(candidates: list[TrialRecord], y: np.ndarray, metric, task: str,
-                   n_rounds: int) -> tuple[dict[int, float], float]:
-    """Weights by trial id, and the ensemble's out-of-fold metric value."""
+                   n_rounds: int) -> tuple[dict[int, float], float, np.ndarray]:
+    """Weights by trial id, the ensemble's out-of-fold metric value, and its out-of-fold
+    predictions on the validated rows."""
     cands = sorted(candidates, key=lambda r: -r.score)
     mask = validated_rows(cands[0].oof)
     margins = [to_margin(r.oof[mask], task) for r in cands]
     w = greedy_selection(margins, y[mask], metric, task, n_rounds=n_rounds)
     weights = {r.trial_id: float(wi) for r, wi in zip(cands, w) if wi > 0}
     combined = sum(wi * m for wi, m in zip(w, margins) if wi > 0)
-    value = metric.value(y[mask], from_margin(combined, task))
-    return weights, value
+    oof = from_margin(combined, task)
+    value = metric.value(y[mask], oof)
+    return weights, value, oof
 
 
 def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: str, n_classes: int,

@@ -37,6 +37,11 @@ class SearchResult:
     def candidates(self) -> list[TrialRecord]:
         return [r for r in self.successful if r.oof is not None and r.model_path]
 
+    def oof_arrays(self) -> dict:
+        """Out-of-fold predictions of every successful trial, by name (saved in the Run)."""
+        return {f"trial_{r.trial_id}": r.oof.astype(np.float32) for r in self.successful
+                if r.oof is not None}
+
 
 def _make_sampler(config: FitConfig):
     import optuna
@@ -163,7 +168,9 @@ class Search:
                     os.remove(r.model_path)
                 except OSError:
                     pass
-                r.model_path, r.oof = None, None
+                r.model_path = None
+                if r.oof is not None and r.oof.dtype != np.float32:
+                    r.oof = r.oof.astype(np.float32)  # kept for every trial, compactly
 
 
 def baseline_record(y: np.ndarray, folds, info: ProblemInfo, metric: Metric) -> TrialRecord:
