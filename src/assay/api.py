@@ -61,12 +61,7 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
             run.save(out, overwrite=overwrite)
             run.meta["timings"]["save"] = round(time.monotonic() - t, 3)
         else:
-            # keep trials.db alive for a later save(); the directory is private to this Run
-            keep = tempfile.mkdtemp(prefix="assay-run-")
-            db = os.path.join(workdir, "trials.db")
-            if os.path.exists(db):
-                shutil.copy2(db, os.path.join(keep, "trials.db"))
-                run._trials_db = os.path.join(keep, "trials.db")
+            run.keep_trials_db_in_memory()  # the work directory goes; a later save() writes it
         run.meta["timings"]["total"] = round(time.monotonic() - t0, 3)
         return run
     finally:

@@ -105,6 +105,11 @@ class Run:
         return res
 
     # -- persistence ------------------------------------------------------
+    def keep_trials_db_in_memory(self) -> None:
+        """Hold the Optuna study's SQLite file as bytes (for a Run not yet saved)."""
+        if isinstance(self._trials_db, str) and Path(self._trials_db).exists():
+            self._trials_db = Path(self._trials_db).read_bytes()
+
     def save(self, path, overwrite: bool = False) -> Path:
         db = self._trials_db
         if db is None and self.path is not None:

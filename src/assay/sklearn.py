@@ -48,8 +48,6 @@ def _is_sparse(X) -> bool:
 
 
 class _AutoBase(BaseEstimator):
-    _task_kind = ""
-
     def __init__(self, time_limit=60.0, max_trials=None, metric=None, families=None,
                  search="tpe", n_folds=None, seed=0, n_jobs=None, verbosity=0):
         self.time_limit = time_limit
@@ -70,7 +68,9 @@ class _AutoBase(BaseEstimator):
         tags.target_tags.required = True
         tags.target_tags.single_output = True
         tags.target_tags.multi_output = False
-        tags.non_deterministic = False      # a fixed `seed` gives the same model
+        # a fixed seed and a trial count give the same model; a search bounded only by
+        # time_limit runs as many trials as the machine manages
+        tags.non_deterministic = self.max_trials is None
         return tags
 
     # -- X -----------------------------------------------------------------
@@ -79,7 +79,7 @@ class _AutoBase(BaseEstimator):
         from sklearn.utils.validation import validate_data
 
         if not fitting:
-            check_is_fitted(self)
+            check_is_fitted(self, "run_")
         if isinstance(X, pd.DataFrame):
             n, m = X.shape
             if n < 1:
@@ -194,7 +194,7 @@ class AutoClassifier(ClassifierMixin, _AutoBase):
         return self
 
     def predict_proba(self, X):
-        check_is_fitted(self)
+        check_is_fitted(self, "classes_")
         return np.asarray(self._predict_output(X), dtype="float64")[:, self._proba_order]
 
     def predict(self, X):
@@ -215,5 +215,5 @@ class AutoRegressor(RegressorMixin, _AutoBase):
         return self._fit_frame(df, y, "regression")
 
     def predict(self, X):
-        check_is_fitted(self)
+        check_is_fitted(self, "run_")
         return np.asarray(self._predict_output(X), dtype="float64")

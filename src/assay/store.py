@@ -53,7 +53,7 @@ def check_writable_target(path, overwrite: bool) -> Path:
     return path
 
 
-def write_run(path, *, meta: dict, leaderboard, model, trials_db: str | None, overwrite: bool,
+def write_run(path, *, meta: dict, leaderboard, model, trials_db: str | bytes | None, overwrite: bool,
               arrays: dict | None = None) -> Path:
     path = check_writable_target(path, overwrite)
     parent = path.parent
@@ -71,7 +71,9 @@ def write_run(path, *, meta: dict, leaderboard, model, trials_db: str | None, ov
             import numpy as np
 
             np.savez_compressed(tmp / OOF, **arrays)
-        if trials_db and os.path.exists(trials_db):
+        if isinstance(trials_db, bytes):
+            (tmp / TRIALS_DB).write_bytes(trials_db)
+        elif trials_db and os.path.exists(trials_db):
             shutil.copy2(trials_db, tmp / TRIALS_DB)
         meta = dict(meta, format_version=FORMAT_VERSION)
         (tmp / RUN_JSON).write_text(json.dumps(meta, indent=2, default=_json_default))
