@@ -204,7 +204,8 @@ def _print_leaderboard(lb, top=None) -> None:
                          no_wrap=True)
     for _, row in shown.iterrows():
         table.add_row(*[_fmt(row[c]) for c in cols])
-    Console(width=max(100, Console().width)).print(table)
+    con = Console()
+    (con if con.is_terminal else Console(width=200)).print(table)
     if top is not None and len(lb) > top:
         typer.echo(f"... {len(lb) - top} more rows (--all)")
 

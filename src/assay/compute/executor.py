@@ -13,8 +13,10 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import sys
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -51,6 +53,9 @@ class Executor:
 def _child(conn, fn, args):
     # The parent handles Ctrl-C; a child dies quietly with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # library warnings from inside a trial would interleave with the progress display;
+    # what matters (failures) comes back in the result
+    warnings.simplefilter("ignore")
     try:
         value = fn(*args)
         conn.send((OK, value, ""))
@@ -90,13 +95,21 @@ class LocalProcessExecutor(Executor):
 
     def __init__(self, preload: list[str] | None = None):
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        # A worker killed at its time limit may leave a semaphore for multiprocessing's
+        # resource tracker to clean up; it does, but warns at exit. The option only reaches
+        # the interpreters multiprocessing starts (the tracker), not this one.
+        quiet = "ignore:resource_tracker:UserWarning"
+        if quiet not in sys.warnoptions:
+            sys.warnoptions.append(quiet)
         self._ctx = mp.get_context(method)
         if method == "forkserver":
             self._ctx.set_forkserver_preload(preload if preload is not None else _PRELOAD)
 
     def run(self, fn, args, *, timeout=None, memory_limit_mb=None) -> TaskResult:
         recv, send = self._ctx.Pipe(duplex=False)
-        proc = self._ctx.Process(target=_child, args=(send, fn, args), daemon=True)
+        # not a daemon: joblib (forests, k-NN) refuses to use threads inside daemonic workers;
+        # the worker is always killed and joined below, so none outlives its call
+        proc = self._ctx.Process(target=_child, args=(send, fn, args), daemon=False)
         t0 = time.monotonic()
         with _without_main_reimport():
             proc.start()
