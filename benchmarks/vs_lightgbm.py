@@ -50,7 +50,9 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-DEFAULT_DATASETS = Path("/work/shared/datasets")
+# ../shared/datasets beside the repository (override with --datasets-dir or ASSAY_SHARED_DATASETS)
+DEFAULT_DATASETS = Path(os.environ.get("ASSAY_SHARED_DATASETS",
+                                      Path(__file__).resolve().parents[2] / "shared" / "datasets"))
 TASKS = ("binary", "multiclass", "regression")
 STDERR_TAIL = 2000
 
