@@ -54,7 +54,8 @@ class Run:
         return self._arrays
 
     # -- predictions ------------------------------------------------------
-    def _features(self, data):
+    def features(self, data) -> pd.DataFrame:
+        """The model-ready feature columns of `data` (checked and coerced to the schema)."""
         from assay.data.io import read_table
         from assay.data.validate import align_for_predict
 
@@ -68,7 +69,7 @@ class Run:
 
     def predict_output(self, data) -> np.ndarray:
         """Probabilities (n, K) or values (n,), in the encoded class order."""
-        return self.model.predict_output(self._features(data))
+        return self.model.predict_output(self.features(data))
 
     def predict(self, data) -> np.ndarray:
         """Labels in the user's own classes (classification) or values (regression)."""
@@ -92,7 +93,7 @@ class Run:
         from assay.data.io import read_table
 
         df = read_table(data, what="prediction data")
-        out = self.model.predict_output(self._features(df))
+        out = self.model.predict_output(self.features(df))
         res = df.copy()
         if self.task == "regression":
             res["prediction"] = out
@@ -103,6 +104,13 @@ class Run:
             for j, c in enumerate(self.classes):
                 res[f"proba_{c}"] = out[:, j]
         return res
+
+    # -- services over the Run --------------------------------------------
+    def explain(self, data, rows=None, **kw):
+        """SHAP values of the final model for `data` (see `assay.audit.explain`)."""
+        from assay.audit.explain import explain
+
+        return explain(self, data, rows, **kw)
 
     # -- persistence ------------------------------------------------------
     def keep_trials_db_in_memory(self) -> None:

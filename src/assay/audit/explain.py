@@ -61,7 +61,7 @@ class Explanation(AuditResult):
 def explain(run, data, rows=None, *, seed: int = 0, background_rows: int = BACKGROUND_ROWS) -> Explanation:
     """SHAP values of `run`'s final model for the rows of `data` (all, or `rows`: a slice,
     a list of row numbers, or "START:STOP")."""
-    X_all = run._features(data).reset_index(drop=True)
+    X_all = run.features(data).reset_index(drop=True)
     idx = select_rows(rows, len(X_all))
     X = X_all.iloc[idx].reset_index(drop=True)
     rng = np.random.default_rng(seed)
