@@ -37,7 +37,7 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
     from assay.data.validate import encode_target, prepare_training
     from assay.metrics import get_metric
     from assay.models.base import ProblemInfo
-    from assay.models.registry import resolve_families
+    from assay.models.registry import check_monotone, monotone_families, resolve_families
     from assay.search.budget import Budget
 
     budget = Budget(config.time_limit, t0)
@@ -46,9 +46,13 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
     del df
     metric = get_metric(config.metric, schema.task)
     families = resolve_families(config.families, schema.task)
+    monotone = check_monotone(config.monotone, schema)
+    if monotone:
+        families = monotone_families(families, named=bool(config.families))
     y = encode_target(y_raw, schema)
     folds = make_folds(y, schema.task, seed=config.seed, n_folds=config.n_folds)
-    info = ProblemInfo(schema=schema, n_rows=len(y), seed=config.seed, n_jobs=config.threads)
+    info = ProblemInfo(schema=schema, n_rows=len(y), seed=config.seed, n_jobs=config.threads,
+                       extra={"monotone": monotone} if monotone else {})
     timings["prepare"] = round(budget.elapsed(), 3)
 
     workdir = _make_workdir(out)

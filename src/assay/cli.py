@@ -65,6 +65,7 @@ def fit(
     seed: int = typer.Option(0, "--seed"),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="threads per trial (default all cores)"),
     refit: str = typer.Option("auto", "--refit", help="auto | full | folds"),
+    monotone: Optional[str] = typer.Option(None, "--monotone", help="monotone constraints, e.g. age:+1,debt:-1 (numeric columns)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing Run at --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logs"),
@@ -80,6 +81,7 @@ def fit(
         cfg = FitConfig(time_limit=time_limit if time_limit and time_limit > 0 else None,
                         max_trials=max_trials, task=task, metric=metric, families=fams,
                         search=search, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
+                        monotone=parse_monotone(monotone) if monotone else None,
                         verbosity=0 if quiet else (2 if verbose else 1))
         dest = out if out is not None else Path("runs") / _stem(data)
         run = assay.fit(data, target, cfg, out=dest, overwrite=overwrite)
@@ -159,6 +161,110 @@ def info(run_dir: Path = typer.Argument(..., help="Run directory"),
         _print_info(meta, run_dir)
 
     _guard(body)
+
+
+@app.command()
+def explain(
+    run_dir: Path = typer.Argument(..., help="Run directory"),
+    data: str = typer.Option(..., "--data", "-d", help="rows to explain (same columns as training)"),
+    rows: Optional[str] = typer.Option(None, "--rows", help="START:STOP or row numbers (default: all)"),
+    method: str = typer.Option("auto", "--method", help="auto | shap | lime | permutation"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="directory for JSON and plots (default RUN/audit)"),
+    plots: bool = typer.Option(False, "--plots", help="also write PNG plots"),
+    top: int = typer.Option(10, "--top", help="features to print"),
+    check_monotone: bool = typer.Option(False, "--check-monotone", help="verify the Run's monotone constraints on DATA"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Explain a Run's predictions: SHAP (exact for trees, linear and their ensembles), LIME,
+    or permutation importance; optionally verify monotone constraints."""
+    _setup_logging(quiet, False)
+    methods = ("auto", "shap", "lime", "permutation")
+
+    def body():
+        import assay
+        from assay.errors import OptionError
+
+        if method not in methods:
+            raise OptionError(f"unknown method {method!r}; choose from: {', '.join(methods)}")
+        run = assay.load(run_dir)
+        dest = out if out is not None else run_dir / "audit"
+        if check_monotone:
+            from assay.audit.monotone import check_monotone as check
+
+            res = check(run, data)
+            res.save(dest / "monotone_check.json")
+            _print_monotone(res)
+            if not res.ok:
+                raise typer.Exit(1)
+            return
+        if method in ("auto", "shap"):
+            res = run.explain(data, rows)
+            path = res.save(dest / "explanation.json")
+            _print_explanation(res, top)
+            if plots:
+                from assay.audit.plots import save_all
+
+                for p in save_all(res, dest / "plots"):
+                    typer.echo(f"wrote {p}", err=True)
+        elif method == "lime":
+            from assay.audit.lime_explain import lime_explain
+
+            res = lime_explain(run, data, rows)
+            path = res.save(dest / "lime.json")
+            typer.echo(res.to_frame().to_string(max_rows=top * 5))
+            typer.echo(f"LIME stability (mean top-k Jaccard over seeds): {res.mean_stability:.3f}")
+        else:
+            from assay.audit.importance import permutation_importance
+
+            res = permutation_importance(run, data)
+            path = res.save(dest / "permutation_importance.json")
+            typer.echo(res.to_frame().head(top).to_string())
+        if not quiet:
+            typer.echo(f"wrote {path}", err=True)
+
+    _guard(body)
+
+
+def _print_explanation(res, top: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"SHAP values in {res.output_space}; {len(res.rows)} rows; "
+              f"{'exact' if res.exact else 'approximate'} (max additivity error {res.additivity_error:.2g})")
+    for m in res.members:
+        con.print(f"  member {m['member']} weight {m['weight']:.3f}: {m['method']}")
+    t = Table(title="global importance (mean |SHAP|)")
+    t.add_column("feature")
+    t.add_column("mean |SHAP|", justify="right")
+    for name, v in res.importance().head(top).items():
+        t.add_row(str(name), f"{v:.4g}")
+    con.print(t)
+
+
+def _print_monotone(res) -> None:
+    from rich.console import Console
+
+    con = Console()
+    for f in res.features:
+        con.print(f"{f['feature']} ({'+' if f['direction'] > 0 else '-'}1): {f['violations']} violations "
+                  f"over {f['rows_checked']} rows, worst {f['worst_violation']:.3g}")
+    con.print("[green]all constraints hold[/]" if res.ok else "[red]constraints violated[/]")
+
+
+def parse_monotone(text: str) -> dict[str, int]:
+    """`age:+1,debt:-1` -> {"age": 1, "debt": -1} (directions +1/1/+ or -1/-); OptionError otherwise."""
+    from assay.errors import OptionError
+
+    signs = {"+1": 1, "1": 1, "+": 1, "-1": -1, "-": -1}
+    out = {}
+    for item in (p.strip() for p in text.split(",")):
+        col, sep, d = item.rpartition(":")
+        if not item or not sep or not col.strip() or d.strip() not in signs:
+            raise OptionError(f"--monotone: cannot read {item!r}; write COLUMN:+1 or COLUMN:-1, "
+                              "comma-separated (e.g. age:+1,debt:-1)")
+        out[col.strip()] = signs[d.strip()]
+    return out
 
 
 def _stem(data: str) -> str:

@@ -27,6 +27,7 @@ class FitConfig:
     ensemble_size: int = 40              # greedy selection rounds
     refit: str = "auto"                  # auto | full | folds
     verbosity: int = 1                   # 0 quiet, 1 progress, 2 verbose logs
+    monotone: dict[str, int] | None = None  # {raw column: +1 / -1}; only monotone-capable families
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -41,6 +42,8 @@ class FitConfig:
             raise OptionError(f"unknown refit {self.refit!r}; choose from: {', '.join(REFIT)}")
         if self.n_folds is not None and self.n_folds < 2:
             raise OptionError(f"n_folds must be at least 2, got {self.n_folds}")
+        if self.monotone is not None:
+            self.monotone = _monotone_values(self.monotone)
         if self.time_limit is None and self.max_trials is None:
             raise OptionError("give a time limit or a maximum number of trials (or both)")
 
@@ -55,3 +58,17 @@ class FitConfig:
     def from_dict(cls, d: dict) -> "FitConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def _monotone_values(monotone) -> dict | None:
+    """Check the directions of `monotone` ({column: +1 / -1}); the columns are checked
+    against the schema in `assay.fit` (`assay.models.registry.check_monotone`)."""
+    if not isinstance(monotone, dict):
+        raise OptionError(f"monotone must be a mapping {{column: +1 or -1}}, got {type(monotone).__name__}")
+    out = {}
+    for col, d in monotone.items():
+        if isinstance(d, bool) or d not in (1, -1):
+            raise OptionError(f"monotone direction for {col!r} must be +1 (increasing) or -1 (decreasing), "
+                              f"got {d!r}")
+        out[col] = int(d)
+    return out or None

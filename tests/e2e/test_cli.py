@@ -100,3 +100,14 @@ def test_help_is_fast_and_lazy():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     seconds, heavy = r.stdout.split()
     assert heavy == "False"
+
+
+def test_same_seed_same_leaderboard_in_another_process(titanic_run, tmp_path):
+    out = tmp_path / "again"
+    r = run_cli("fit", DATA / "titanic.csv.gz", "--target", "Survived", "--max-trials", "3",
+                "--time-limit", "0", "--families", "lightgbm,linear", "--out", out, "--quiet")
+    assert r.returncode == 0, r.stderr
+    cols = ["model", "status", "cv_roc_auc", "params", "ensemble_weight"]
+    a = pd.read_csv(titanic_run / "leaderboard.csv")[cols]
+    b = pd.read_csv(out / "leaderboard.csv")[cols]
+    pd.testing.assert_frame_equal(a, b)

@@ -73,7 +73,8 @@ def estimator_contributions(est, X: pd.DataFrame, task: str, n_classes: int,
 
 
 _BOOSTERS = ("LightGBMLearner", "XGBoostLearner", "CatBoostLearner")
-_LINEAR = ("LogisticRegression", "TransformedTargetRegressor", "Ridge", "ElasticNet", "LinearRegression")
+_LINEAR = ("LogisticRegression", "BoundedLogisticRegression", "TransformedTargetRegressor", "Ridge", "ElasticNet",
+           "LinearRegression")
 
 
 def _learner_kind(learner) -> str:

@@ -17,8 +17,15 @@ K = n_classes columns in code order.
 
 Params: library hyperparameters (sklearn-API names); besides those, `n_estimators`
 (the round cap), `early_stopping_rounds`, `monotone` ({column: +1/-1}, matched
-against the preprocessed column names, which are the raw names for numerics) and
+against the preprocessed column names, which are the sanitised raw names for numerics) and
 `max_time` (overrides the search's `info.extra["max_time"]`).
+
+Monotone constraints (`assay.fit(..., monotone={raw column: +1/-1})`) reach the families
+in `info.extra["monotone"]` and are mapped to the preprocessed names by
+`monotone_columns`; all three libraries enforce them exactly on the tree margins.
+CatBoost with constraints: `max_ctr_complexity=1` where there are categoricals (its
+feature-combination CTRs mix in binarised numeric splits and break the constraints), and
+on the CPU (its GPU mode has no monotone constraints).
 
 Fit time allowance (`max_time` seconds, counted from the start of the pipeline's fit,
 so preprocessing and the inner split count): boosting stops after the first round
@@ -44,8 +51,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.metaestimators import available_if
 
-from assay.data.schema import BINARY, MULTICLASS
+from assay.data.schema import BINARY, BOOLEAN, MULTICLASS, NUMERIC
 from assay.features import build_preprocessor
+from assay.features.pipeline import _safe_names
 from assay.models._common import STEP_LEARNER, STEP_PREP, TimedPipeline, deadline_of, fit_clock, max_time_of
 from assay.models.base import Capabilities, ModelFamily, ProblemInfo
 
@@ -307,9 +315,15 @@ class CatBoostLearner(_BoosterLearner):
             cls = CatBoostClassifier
         else:
             loss, cls = "RMSE", CatBoostRegressor
-        if self.device == "cuda":       # CatBoost's GPU mode rejects rsm outside pairwise losses
+        monotone = any(params.get("monotone_constraints") or ())
+        if monotone and cats:
+            # CTRs of feature combinations mix categoricals with binarised numeric splits,
+            # which bypasses the constraints: no combinations then.
+            params["max_ctr_complexity"] = 1
+        # CatBoost's GPU mode has no monotone constraints: fit those on the CPU.
+        gpu = self.device == "cuda" and not monotone
+        if gpu:                         # CatBoost's GPU mode rejects rsm outside pairwise losses
             params.pop("rsm", None)
-        gpu = self.device == "cuda"
         make = lambda n: cls(iterations=n, loss_function=loss, random_seed=self.seed,  # noqa: E731
                              thread_count=self.n_jobs, task_type="GPU" if gpu else "CPU", verbose=False,
                              allow_writing_files=False, **params)
@@ -351,6 +365,25 @@ class CatBoostLearner(_BoosterLearner):
 # -- families ------------------------------------------------------------------------------
 
 
+def monotone_columns(param: dict | None, info: ProblemInfo) -> dict | None:
+    """The monotone constraints in "native" column names: the user's constraints
+    (`info.extra["monotone"]`, raw numeric/boolean column names) mapped to the names the
+    preprocessing gives those columns (the raw names sanitised; numerics come first, so the
+    mapping does not depend on the other columns), then a `monotone` param (already in
+    preprocessed names) on top."""
+    out = {}
+    user = info.extra.get("monotone") or {}
+    if user:
+        num = info.schema.of_kind(NUMERIC, BOOLEAN)
+        native = dict(zip(num, _safe_names(num)))
+        for col, direction in user.items():
+            if col not in native:
+                raise ValueError(f"monotone constraint on {col!r}, not a numeric feature of the schema")
+            out[native[col]] = int(direction)
+    out.update(param or {})
+    return out or None
+
+
 class _BoosterFamily(ModelFamily):
     learner: type = _BoosterLearner
 
@@ -361,7 +394,7 @@ class _BoosterFamily(ModelFamily):
             task=info.task, n_classes=info.n_classes,
             n_estimators=params.pop("n_estimators", N_ESTIMATORS_CAP),
             early_stopping_rounds=params.pop("early_stopping_rounds", EARLY_STOPPING_ROUNDS),
-            monotone=params.pop("monotone", None),
+            monotone=monotone_columns(params.pop("monotone", None), info),
             params=params, seed=info.seed, n_jobs=info.n_jobs, device=info.device,
             max_time=max_time,
         )

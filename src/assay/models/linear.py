@@ -14,10 +14,27 @@ configuration falls back to its L2-only cousin: lbfgs logistic regression with t
 same C, or Ridge with the elastic net's total penalty as an L2 one
 (`alpha_ridge = n_rows * alpha`). `stopped_by_time_` on the learner is True after a
 fallback, or when a capped solver used all its iterations.
+
+Monotone constraints (`info.extra["monotone"]`, {raw numeric/boolean column: +1/-1};
+binary classification and regression only): the model is then fit by L-BFGS-B on the
+same L2-regularised objective (logistic: `sum(w_i * logloss_i) + ||coef||^2 / (2C)`;
+ridge: `sum(w_i * r_i^2) / 2 + alpha * ||coef||^2 / 2` on the standardised target) with
+the coefficients of the constrained features' standardised columns bounded to
+[0, inf) (+1) or (-inf, 0] (-1) -- `BoundedLogisticRegression` / `BoundedRidge`.
+Imputation and standardisation are increasing maps of the raw value, so the margin is
+monotone in the raw feature. The missing-indicator column of a constrained feature is
+left unconstrained: it only moves rows whose value is missing, which have no place on
+the feature's axis. The search offers only L2 configurations then; an elastic-net
+configuration is fit as its L2-only cousin (as in the time fallback above).
 """
 
 from __future__ import annotations
 
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+
+from assay.data.schema import BOOLEAN, MULTICLASS, NUMERIC
+from assay.errors import OptionError
 from assay.features import build_preprocessor
 from assay.models._common import STEP_LEARNER, STEP_PREP, TimedPipeline, adapt, max_time_of
 from assay.models.base import Capabilities, ModelFamily, ProblemInfo
@@ -42,7 +59,7 @@ def epoch_budget(info: ProblemInfo, max_time: float | None, solver: str) -> int 
 
 class LinearFamily(ModelFamily):
     name = "linear"
-    capabilities = Capabilities(sample_weight=True, monotone=False)
+    capabilities = Capabilities(sample_weight=True, monotone=True)
     relative_cost = 0.3
 
     def default_configs(self, info: ProblemInfo) -> list[dict]:
@@ -54,10 +71,14 @@ class LinearFamily(ModelFamily):
         p = f"{self.name}."
         if info.is_classification:
             params = {"C": trial.suggest_float(p + "C", 1e-3, 100.0, log=True)}
+            if info.extra.get("monotone"):      # sign-bounded fits are L2 only
+                return params
             # saga is slow on big tables; offer elastic net only where it stays cheap.
             if info.n_rows <= 50_000 and trial.suggest_categorical(p + "elasticnet", [False, True]):
                 params["l1_ratio"] = trial.suggest_float(p + "l1_ratio", 0.05, 1.0)
             return params
+        if info.extra.get("monotone"):
+            return {"model": "ridge", "alpha": trial.suggest_float(p + "alpha", 1e-3, 1e3, log=True)}
         model = trial.suggest_categorical(p + "model", ["ridge", "elasticnet"])
         if model == "ridge":
             return {"model": model, "alpha": trial.suggest_float(p + "alpha", 1e-3, 1e3, log=True)}
@@ -70,6 +91,8 @@ class LinearFamily(ModelFamily):
     def build(self, params: dict, info: ProblemInfo):
         params = dict(params)
         max_time = max_time_of(params, info)
+        if info.extra.get("monotone"):
+            return self._build_monotone(params, info)
         limited = ""
         if info.is_classification:
             from sklearn.linear_model import LogisticRegression
@@ -100,3 +123,137 @@ class LinearFamily(ModelFamily):
             est = TransformedTargetRegressor(regressor=reg, transformer=StandardScaler())
         return TimedPipeline([(STEP_PREP, build_preprocessor(info.schema, "linear", seed=info.seed)),
                               (STEP_LEARNER, adapt(est, info, time_limited=limited))])
+
+    def _build_monotone(self, params: dict, info: ProblemInfo):
+        """Sign-bounded L2 models (see the module docstring)."""
+        if info.task == MULTICLASS:
+            raise OptionError("monotone constraints apply to binary classification and regression")
+        signs = monotone_signs(info)
+        if info.is_classification:
+            est = BoundedLogisticRegression(C=float(params.get("C", 1.0)), signs=signs)
+        else:
+            from sklearn.compose import TransformedTargetRegressor
+            from sklearn.preprocessing import StandardScaler
+
+            alpha = float(params.get("alpha", 1.0))
+            if params.get("model", "ridge") != "ridge":     # elastic net -> its L2-only cousin
+                alpha = max(1, info.n_rows) * alpha
+            est = TransformedTargetRegressor(regressor=BoundedRidge(alpha=alpha, signs=signs),
+                                             transformer=StandardScaler())
+        return TimedPipeline([(STEP_PREP, build_preprocessor(info.schema, "linear", seed=info.seed)),
+                              (STEP_LEARNER, adapt(est, info))])
+
+
+def monotone_signs(info: ProblemInfo) -> dict[int, int]:
+    """{encoded column index: +1/-1} for `info.extra["monotone"]` under the "linear" style:
+    its first block is the numeric/boolean columns, imputed (every column kept) and
+    standardised, in schema order; their missing indicators come after them."""
+    num = info.schema.of_kind(NUMERIC, BOOLEAN)
+    out = {}
+    for col, direction in (info.extra.get("monotone") or {}).items():
+        if col not in num:
+            raise ValueError(f"monotone constraint on {col!r}, not a numeric feature of the schema")
+        out[num.index(col)] = int(direction)
+    return out
+
+
+def _fit_bounded(X, y, sample_weight, alpha: float, signs: dict, loss: str, max_iter: int, tol: float):
+    """Minimise `(sum_i w_i loss_i + alpha/2 ||coef||^2) / sum(w)` by L-BFGS-B with sign
+    bounds on the coefficients in `signs` (the intercept is free and not penalised)."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    n, p = X.shape
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    total = max(float(w.sum()), 1e-12)
+
+    def objective(theta):
+        coef, b = theta[:p], theta[p]
+        z = np.asarray(X @ coef).ravel() + b
+        if loss == "logistic":
+            value = w * (np.logaddexp(0.0, z) - y * z)
+            g = w * (expit(z) - y)
+        else:
+            r = z - y
+            value, g = 0.5 * w * r * r, w * r
+        f = (value.sum() + 0.5 * alpha * coef @ coef) / total
+        grad = np.empty(p + 1)
+        grad[:p] = (np.asarray(X.T @ g).ravel() + alpha * coef) / total
+        grad[p] = g.sum() / total
+        return f, grad
+
+    bounds = [(0.0, None) if signs.get(j) == 1 else (None, 0.0) if signs.get(j) == -1 else (None, None)
+              for j in range(p)] + [(None, None)]
+    theta0 = np.zeros(p + 1)
+    if loss == "logistic":
+        m = np.clip(np.average(y, weights=w), 1e-6, 1 - 1e-6)
+        theta0[p] = np.log(m / (1 - m))
+    else:
+        theta0[p] = np.average(y, weights=w)
+    res = minimize(objective, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
+                   options={"maxiter": max_iter, "gtol": tol})
+    theta = res.x
+    for j, d in signs.items():                   # exactly on the right side of zero
+        theta[j] = max(theta[j], 0.0) if d == 1 else min(theta[j], 0.0)
+    return theta[:p], float(theta[p]), int(res.nit)
+
+
+def _matrix(X):
+    if hasattr(X, "tocsr"):
+        return X.tocsr().astype(np.float64)
+    return np.asarray(X, dtype=np.float64)
+
+
+class BoundedLogisticRegression(ClassifierMixin, BaseEstimator):
+    """Binary L2 logistic regression (sklearn's objective with `C`) whose coefficients
+    `signs` ({column index: +1/-1}) are bounded to be >= 0 / <= 0: the log-odds are then
+    monotone in those columns. `coef_` (1, p) and `intercept_` (1,) as in sklearn."""
+
+    def __init__(self, C: float = 1.0, signs: dict | None = None, max_iter: int = 1000, tol: float = 1e-6):
+        self.C = C
+        self.signs = signs
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, X, y, sample_weight=None):
+        X, y = _matrix(X), np.asarray(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise ValueError(f"BoundedLogisticRegression is binary; got {len(self.classes_)} classes")
+        coef, b, self.n_iter_ = _fit_bounded(X, (y == self.classes_[1]).astype(float), sample_weight,
+                                             1.0 / self.C, dict(self.signs or {}), "logistic",
+                                             self.max_iter, self.tol)
+        self.coef_, self.intercept_ = coef[None, :], np.array([b])
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(_matrix(X) @ self.coef_[0]).ravel() + self.intercept_[0]
+
+    def predict_proba(self, X):
+        from scipy.special import expit
+
+        p1 = expit(self.decision_function(X))
+        return np.column_stack([1.0 - p1, p1])
+
+    def predict(self, X):
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+class BoundedRidge(RegressorMixin, BaseEstimator):
+    """Ridge (`sum(w_i r_i^2) + alpha ||coef||^2`, as sklearn's) with the coefficients
+    `signs` ({column index: +1/-1}) bounded to be >= 0 / <= 0."""
+
+    def __init__(self, alpha: float = 1.0, signs: dict | None = None, max_iter: int = 2000, tol: float = 1e-7):
+        self.alpha = alpha
+        self.signs = signs
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, X, y, sample_weight=None):
+        X, y = _matrix(X), np.asarray(y, dtype=float).ravel()
+        self.coef_, self.intercept_, self.n_iter_ = _fit_bounded(
+            X, y, sample_weight, float(self.alpha), dict(self.signs or {}), "squared", self.max_iter, self.tol)
+        return self
+
+    def predict(self, X):
+        return np.asarray(_matrix(X) @ self.coef_).ravel() + self.intercept_

@@ -63,3 +63,55 @@ def resolve_families(names: list[str] | None, task: str) -> list[ModelFamily]:
             raise OptionError(f"model family {n!r} does not support {task} tasks")
         out.append(fam)
     return out
+
+
+# -- monotone constraints -------------------------------------------------------------------
+
+
+def check_monotone(monotone: dict | None, schema) -> dict | None:
+    """The user's monotone constraints ({raw column: +1 / -1}) checked against the schema:
+    every column must be a numeric or boolean feature, and the task binary or regression
+    (a monotone constraint is ill-defined across several classes)."""
+    import difflib
+
+    from assay.data.schema import BOOLEAN, MULTICLASS, NUMERIC
+
+    if not monotone:
+        return None
+    if schema.task == MULTICLASS:
+        raise OptionError("monotone constraints apply to binary classification and regression; "
+                          "this is a multiclass task")
+    by_name = {str(c.name): c for c in schema.columns}
+    out = {}
+    for col, direction in monotone.items():
+        spec = by_name.get(str(col))
+        if spec is None:
+            if str(col) == str(schema.target):
+                raise OptionError(f"monotone constraint on {col!r}: that is the target, not a feature")
+            numeric = [n for n, c in by_name.items() if c.used and c.kind in (NUMERIC, BOOLEAN)]
+            close = difflib.get_close_matches(str(col), numeric or list(by_name), n=3, cutoff=0.5)
+            hint = (f"; did you mean {', '.join(map(repr, close))}?" if close else
+                    f"; numeric features: {', '.join(numeric[:10])}{' ...' if len(numeric) > 10 else ''}")
+            raise OptionError(f"monotone constraint on unknown column {col!r}{hint}")
+        if not spec.used:
+            raise OptionError(f"monotone constraint on {col!r}: the column is not used by the models "
+                              f"({spec.note or spec.kind})")
+        if spec.kind not in (NUMERIC, BOOLEAN):
+            raise OptionError(f"monotone constraint on {col!r}: monotone constraints need a numeric column, "
+                              f"and {col!r} is {spec.kind}")
+        out[spec.name] = int(direction)
+    return out
+
+
+def monotone_families(families: list[ModelFamily], named: bool) -> list[ModelFamily]:
+    """The families that can honour monotone constraints (`capabilities.monotone`). Families
+    the user `named` that cannot are an error; otherwise they are left out of the search."""
+    cannot = [f.name for f in families if not f.capabilities.monotone]
+    if named and cannot:
+        raise OptionError(f"model famil{'ies' if len(cannot) > 1 else 'y'} {', '.join(cannot)} cannot honour "
+                          "monotone constraints; choose from: "
+                          + ", ".join(f.name for f in all_families() if f.capabilities.monotone))
+    out = [f for f in families if f.capabilities.monotone]
+    if not out:
+        raise OptionError("no installed model family can honour monotone constraints")
+    return out

@@ -67,6 +67,8 @@ def _default_queue(families: list[ModelFamily], info: ProblemInfo) -> list[tuple
 class Search:
     def __init__(self, *, families, info: ProblemInfo, metric: Metric, config: FitConfig,
                  budget: Budget, executor: Executor, workdir: str, folds, progress):
+        if info.extra.get("monotone"):   # constraints reach families in info.extra; only capable ones search
+            families = [f for f in families if f.capabilities.monotone]
         self.families = {f.name: f for f in families}
         self.info, self.metric, self.config = info, metric, config
         self.budget, self.executor, self.workdir = budget, executor, workdir
