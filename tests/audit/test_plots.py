@@ -164,12 +164,12 @@ def test_real_run_titanic(tmp_path):
         _check_png(p)
 
 
-@pytest.mark.slow
+@pytest.mark.slow   # a multiclass fit: ~40 s on a loaded 2-core machine
 def test_real_run_car_multiclass(tmp_path):
     import assay
     from assay.audit.explain import explain
 
-    df = pd.read_csv(DATA / "car.csv.gz")
+    df = pd.read_csv(DATA / "car.csv.gz").sample(500, random_state=0)
     run = assay.fit(df, "class", time_limit=None, max_trials=1, families=["lightgbm"], verbosity=0)
     ex = explain(run, df.drop(columns=["class"]), rows="0:60")
     for p in plots.save_all(ex, tmp_path, top=2):

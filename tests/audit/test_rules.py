@@ -12,6 +12,9 @@ from assay.errors import OptionError
 from tests.conftest import DATA
 
 
+FAMILIES = ("random_forest", "lightgbm", "xgboost")
+
+
 def _fit(df, target, family):
     return assay.fit(df, target, time_limit=None, max_trials=1, families=[family], verbosity=0)
 
@@ -22,23 +25,24 @@ def logic():
     n = 600
     df = pd.DataFrame({"x1": rng.uniform(size=n), "x2": rng.choice(list("abc"), n), "x3": rng.normal(size=n)})
     df["y"] = ((df.x1 > 0.5) & (df.x2 == "a")).astype(int)
+    df.loc[rng.choice(n, 30, replace=False), "x1"] = np.nan      # missing after y is made
     return df
 
 
 @pytest.fixture(scope="module")
 def runs(logic):
-    return {f: _fit(logic, "y", f) for f in ("random_forest", "lightgbm")}
+    return {f: _fit(logic, "y", f) for f in FAMILIES}
 
 
 def _threshold(rule, feature, op=">"):
     for c in rule.conditions:
-        m = re.fullmatch(rf"{feature} {op} ([-0-9.e]+)", c)
+        m = re.fullmatch(rf"\(?{feature} {op} ([-0-9.e]+)( or {feature} is missing\))?", c)
         if m:
             return float(m.group(1))
     return None
 
 
-@pytest.mark.parametrize("family", ["random_forest", "lightgbm"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_top_rule_recovers_the_logic(logic, runs, family):
     rs = tree_rules(runs[family], logic)
     assert isinstance(rs, RuleSet) and rs.kind == "tree_rules" and rs.label_source == "target"
@@ -49,10 +53,44 @@ def test_top_rule_recovers_the_logic(logic, runs, family):
     assert len(top.conditions) == 2 and top.precision > 0.95
     # class 0: rules are more precise than the base rate, every class has a summary
     assert all(r.precision > 0.82 for r in rs.for_class(0))
+    assert rs.members[0]["used"] and rs.members[0]["trees"] > 0
     assert [c["label"] for c in rs.classes] == [0, 1]
     text = rs.to_text()
     assert re.search(r"IF x1 > 0\.\d+ AND x2 in \{a\} THEN 1 +\(coverage [\d.]+%, precision \d+%\)", text)
     assert rs.to_dict()["rules"][0]["conditions"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_paths_are_exactly_the_leaves(logic, runs, family):
+    """Read without cuts, a tree's paths put every row in exactly one of them, and each
+    path's rows share one leaf of the library's own assignment (missing values included)."""
+    import xgboost as xgb
+
+    from assay.audit import rules as R
+
+    run = runs[family]
+    X = run.features(logic).reset_index(drop=True)
+    frame, P = R._raw_frame(run, X)
+    kind, prep, lib = R._learner_kind(run.model.members[0].estimators[0])
+    specs = R._column_specs(prep, P, frame, "u")
+    Xt = prep.transform(P)
+    for t in range(3):
+        if kind == "forest":
+            tree = lib.estimators_[t]
+            paths, leaf = list(R._sklearn_paths(tree, 99, 0)), tree.apply(np.asarray(Xt, dtype=float))
+        elif kind == "lightgbm":
+            d = lib.model_.booster_.dump_model(num_iteration=3)["tree_info"][t]
+            paths = list(R._lightgbm_paths(d, 99, 0))
+            leaf = lib.model_.booster_.predict(Xt, pred_leaf=True, num_iteration=3)[:, t]
+        else:
+            b = lib.booster_
+            nodes = {r["ID"]: r for r in b[:3].trees_to_dataframe().to_dict("records")}
+            paths = list(R._xgboost_paths(nodes, t, list(b.feature_names), 99, 0))
+            leaf = b.predict(xgb.DMatrix(Xt, enable_categorical=True), pred_leaf=True,
+                             iteration_range=(0, 3)).reshape(len(P), -1)[:, t]
+        masks = [frame.rule_mask(R._to_conditions(p, specs)) for p, _ in paths]
+        assert (np.sum(masks, axis=0) == 1).all()
+        assert all(len(np.unique(leaf[m])) <= 1 for m in masks)
 
 
 def test_coverage_and_precision_match_a_hand_count(logic, runs):

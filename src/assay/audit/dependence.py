@@ -279,7 +279,8 @@ def interaction_strength(run, data, pairs=None, *, top: int = 3, grid_points: in
     evaluated on a grid of `grid_points` values per feature and weighted by how many of the
     (at most `max_rows`, seeded) rows fall in each grid cell (numeric: nearest grid value).
     Multiclass sums numerator and denominator over the class probabilities. H is 0 for a
-    purely additive pair and 1 when the joint effect is all interaction."""
+    purely additive pair and about 1 when the joint effect is all interaction (the grid
+    approximation can put it slightly above 1)."""
     if int(grid_points) < 2:
         raise OptionError(f"grid_points must be at least 2 (got {grid_points})")
     rng = np.random.default_rng(seed)
@@ -376,6 +377,9 @@ def plot_partial_dependence(result: PartialDependence, path, *, max_ice: int | N
             ax.tick_params(axis="x", labelrotation=30)
         else:
             x = np.asarray(grid, dtype=float)
+            if kind == "boolean":
+                ax.set_xticks(x)
+                ax.set_xticklabels(["false" if v == 0 else "true" for v in x])
         ice = ice[:max_ice] if max_ice is not None else ice
         for j, out in enumerate(result.output_names):
             c = colors[j % len(colors)]

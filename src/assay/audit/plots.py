@@ -263,8 +263,8 @@ def _row_index(expl, row) -> int:
         r = None
     if r is not None and r == row and r in rows:
         return rows.index(r)
-    ranges = _choices(rows) if len(rows) <= 20 else f"{_choices(rows, 10)}"
-    raise OptionError(f"row {row!r} was not explained: choose one of the rows explained ({ranges})")
+    raise OptionError(f"row {row!r} was not explained: choose one of the rows explained "
+                      f"({_choices(rows)})")
 
 
 def _space(expl, j: int) -> str:

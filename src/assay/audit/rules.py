@@ -16,9 +16,10 @@ root-to-leaf paths into conjunctions of conditions on the RAW features:
   (`city_freq`) and text SVD components (`review_svd3`) -- their thresholds are on those
   derived values, computed by the member's own preprocessor.
 
-Supported learners: scikit-learn random forest and extra trees (their fitted trees) and
-LightGBM (`dump_model()`). XGBoost and CatBoost members are skipped (listed in
-`RuleSet.members` with the reason); use `surrogate` for them or for any other model.
+Supported learners: scikit-learn random forest and extra trees (their fitted trees),
+LightGBM (`dump_model()`) and XGBoost (`trees_to_dataframe()`). CatBoost members (oblivious
+trees over its own quantised / one-hot / CTR features) are skipped, as are linear and other
+models (listed in `RuleSet.members` with the reason); use `surrogate` for them.
 
 Deep forest trees are read to `max_conditions` splits (a path is cut at that depth or where
 a node holds less than half of `min_coverage` of the training rows: the cut node's rows
@@ -26,10 +27,11 @@ form the rule); `max_trees` trees per member (the first ones) are read.
 
 Simplification, per candidate rule: (1) conditions on the same feature are merged, keeping
 the tightest bounds / the intersection of the level sets; conditions true for every row
-are dropped; (2) a condition is dropped when dropping it does not lower the rule's
+are dropped; (2) a condition (or one bound of an interval) is dropped when that does not lower the rule's
 precision by more than `tolerance` (regression: does not move the covered mean by more
 than `tolerance` standard deviations of the labels), greedily, against the unsimplified
-rule; (3) identical rules are deduplicated; (4) rules are ranked by precision x coverage
+rule, and likewise the "or x is missing" part of a condition; (3) identical rules are
+deduplicated; (4) rules are ranked by precision x coverage
 (regression: coverage x |mean - overall mean| / std), each next rule of a class scored
 on the rows the class's rules chosen so far do not cover yet, and only rules whose precision
 is at least halfway from the class's base rate to 1 (or `min_precision`) are kept,
@@ -42,7 +44,8 @@ missing use the Run's prediction), else the Run's predictions.
 
 `surrogate(run, data)` fits a small decision tree to the Run's predictions on the raw
 features (categoricals ordinal-coded in the order of their mean prediction, so a split is
-a level set; datetimes as days since 1970 shown as dates; text columns left out) and
+a level set; datetimes as days since 1970 shown as dates; text and high-cardinality columns
+left out: their splits would not read) and
 reports its fidelity (accuracy / R-squared against the Run's predictions) on 30% held-out
 rows and on all rows, its leaves as rules and its tree as text.
 """
@@ -57,7 +60,7 @@ import pandas as pd
 from assay.audit.result import AuditResult
 from assay.errors import OptionError
 
-SUPPORTED = ("random_forest", "extra_trees", "lightgbm")
+SUPPORTED = ("random_forest", "extra_trees", "lightgbm", "xgboost")
 MAX_LEVELS_SHOWN = 8
 CANDIDATES_PER_CLASS = 30        # x max_rules: candidates simplified per class
 
@@ -265,6 +268,8 @@ class _Frame:
         if cond[0] == "num":
             _, _, lo, hi, na = cond
             fmt = _date if key in self.dates else _num
+            if lo >= hi:
+                return f"{name} is missing"
             if lo > -np.inf and hi < np.inf:
                 text = f"{fmt(lo)} < {name} <= {fmt(hi)}"
             elif hi < np.inf:
@@ -353,8 +358,10 @@ def _learner_kind(est) -> tuple[str, object, object]:
     name = type(learner).__name__
     if name == "LightGBMLearner":
         return "lightgbm", prep, learner
-    if name in ("XGBoostLearner", "CatBoostLearner"):
-        return f"{name[:-7]} trees are not read (use the surrogate)", prep, None
+    if name == "XGBoostLearner":
+        return "xgboost", prep, learner
+    if name == "CatBoostLearner":
+        return "CatBoost trees are not read (use the surrogate)", prep, None
     inner = getattr(learner, "model_", None)
     forest = getattr(inner, "forest_", None)
     if forest is not None and hasattr(forest, "estimators_"):
@@ -483,6 +490,42 @@ def _lightgbm_paths(tree: dict, max_conditions: int, min_share: float):
             stack.append((node["right_child"], path + (right,)))
 
 
+XGB_LISTED_GO_YES = True       # XGBoost categorical splits: the listed categories go to "Yes"
+
+
+def _xgboost_paths(nodes: dict, tree: int, names: list, max_conditions: int, min_share: float):
+    """Paths of one tree of `Booster.trees_to_dataframe()` (nodes: ID -> row). Numeric
+    splits are `x < Split` (stored as x <= the float just below Split)."""
+    root = nodes[f"{tree}-0"]
+    min_count = min_share * root["Cover"]
+    stack = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if node["Feature"] == "Leaf":
+            yield path, None
+            continue
+        yes, no = nodes[node["Yes"]], nodes[node["No"]]
+        kids = [k for k in (yes, no) if k["Cover"] >= min_count]
+        if len(path) >= max_conditions or not kids:
+            yield path, None
+            continue
+        f = names.index(node["Feature"])
+        na_yes = node["Missing"] == node["Yes"]
+        cats = node.get("Category")
+        if isinstance(cats, (list, tuple, np.ndarray)):
+            codes = {float(c) for c in cats}
+            listed, other = (f, "in", codes, None), (f, "out", codes, None)
+            y_split, n_split = (listed, other) if XGB_LISTED_GO_YES else (other, listed)
+            y_split, n_split = y_split[:3] + (na_yes,), n_split[:3] + (not na_yes,)
+        else:
+            thr = float(np.nextafter(np.float32(node["Split"]), np.float32(-np.inf)))
+            y_split, n_split = (f, "le", thr, na_yes), (f, "gt", thr, not na_yes)
+        if yes["Cover"] >= min_count:
+            stack.append((yes, path + (y_split,)))
+        if no["Cover"] >= min_count:
+            stack.append((no, path + (n_split,)))
+
+
 def _to_conditions(path, specs) -> list:
     out = []
     for f, op, thr, na in path:
@@ -516,7 +559,7 @@ def tree_rules(run, data, *, max_rules: int = 10, min_coverage: float = 0.01, ta
     readers, report = [], []
     for m in run.model.members:
         kinds = [_learner_kind(e) for e in m.estimators]
-        usable = [(kd, p, lib) for kd, p, lib in kinds if kd in ("forest", "lightgbm")]
+        usable = [(kd, p, lib) for kd, p, lib in kinds if kd in ("forest", "lightgbm", "xgboost")]
         reason = "" if usable else (kinds[0][0] if kinds else "no fitted models")
         report.append({"member": m.name, "family": m.family, "weight": float(m.weight),
                        "used": bool(usable), "trees": 0, "reason": reason})
@@ -541,6 +584,18 @@ def tree_rules(run, data, *, max_rules: int = 10, min_coverage: float = 0.01, ta
                         cls = None if task == "regression" else int(classes[int(np.argmax(value[0]))])
                         _add(cands, frame, _to_conditions(path, specs), cls, f"{m.name} tree {t_i}")
                 rep["trees"] += len(trees)
+            elif kd == "xgboost":
+                booster = lib.booster_
+                per_iter = max(1, booster.num_boosted_rounds() and
+                               len(booster.get_dump()) // max(1, booster.num_boosted_rounds()))
+                n_iter = max(1, min(booster.num_boosted_rounds(), int(np.ceil(per_est / per_iter))))
+                tdf = booster[:n_iter].trees_to_dataframe()
+                names = list(booster.feature_names)
+                for t_i, g in tdf.groupby("Tree", sort=True):
+                    nodes = {r["ID"]: r for r in g.to_dict("records")}
+                    for path, _ in _xgboost_paths(nodes, int(t_i), names, max_conditions, min_share):
+                        _add(cands, frame, _to_conditions(path, specs), None, f"{m.name} tree {t_i}")
+                rep["trees"] += int(tdf["Tree"].nunique())
             else:
                 n_iter = max(1, min(int(lib.best_iteration_ or per_est), per_est))
                 dump = lib.model_.booster_.dump_model(num_iteration=n_iter)
@@ -681,18 +736,33 @@ def _simplify(task, frame: _Frame, conds, y, cls, tol, gstd) -> tuple:
 
         def quality(mask):
             return _stats(task, mask, y, cls)[1]
-    while len(conds) > 1:
+    for i, c in enumerate(conds):       # "(x > 1 or x is missing)" -> "x > 1" when precision holds
+        na = c[-1]
+        if na and frame.has_na(c[1]) and not (c[0] == "num" and c[2] >= c[3]):
+            tight = c[:-1] + (False,)
+            if ok(frame.rule_mask(conds[:i] + [tight] + conds[i + 1:])):
+                conds[i] = tight
+    while True:                          # drop a condition, or one bound of an interval
         best = None
-        for i in range(len(conds)):
-            mask = frame.rule_mask(conds[:i] + conds[i + 1:])
+        for cand in _variants(conds):
+            mask = frame.rule_mask(cand)
             if ok(mask):
                 q = (quality(mask), mask.sum())
                 if best is None or q > best[0]:
-                    best = (q, i)
+                    best = (q, cand)
         if best is None:
             break
-        conds.pop(best[1])
+        conds = best[1]
     return tuple(conds)
+
+
+def _variants(conds: list):
+    for i, c in enumerate(conds):
+        if len(conds) > 1:
+            yield conds[:i] + conds[i + 1:]
+        if c[0] == "num" and -np.inf < c[2] < c[3] < np.inf:
+            yield conds[:i] + [("num", c[1], -np.inf, c[3], c[4])] + conds[i + 1:]
+            yield conds[:i] + [("num", c[1], c[2], np.inf, c[4])] + conds[i + 1:]
 
 
 def _rule(task, frame, conds, src, mask, y, cls, classes, score, fidelity=None) -> Rule:
@@ -716,7 +786,7 @@ def surrogate(run, data, *, max_depth: int = 3, max_leaves: int = 8, seed: int =
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
     from assay.data.io import read_table
-    from assay.data.schema import BOOLEAN, CATEGORICAL, DATETIME, HIGH_CARDINALITY, NUMERIC
+    from assay.data.schema import BOOLEAN, CATEGORICAL, DATETIME, NUMERIC
 
     df = read_table(data, what="data").reset_index(drop=True)
     X = run.features(df).reset_index(drop=True)
@@ -740,7 +810,7 @@ def surrogate(run, data, *, max_depth: int = 3, max_leaves: int = 8, seed: int =
             frame.dates.add(c)
             cols.append(frame.num[c])
             specs.append(("num", c))
-        elif spec.kind in (CATEGORICAL, HIGH_CARDINALITY):
+        elif spec.kind == CATEGORICAL:
             codes, levels = frame.cat[c]
             means = pd.Series(ref).groupby(codes).mean()
             means = means[means.index >= 0].sort_values(kind="stable")
@@ -749,7 +819,8 @@ def surrogate(run, data, *, max_depth: int = 3, max_leaves: int = 8, seed: int =
             cols.append(col)
             specs.append(("cat", c, {lv: rank.get(i, np.nan) for i, lv in enumerate(levels)}))
         else:
-            notes.append(f"{c} ({spec.kind}) is not used by the surrogate")
+            why = "too many levels for a readable split" if spec.kind != "text" else "free text"
+            notes.append(f"{c} ({spec.kind}) is not used by the surrogate: {why}")
             continue
         names.append(c)
     if not cols:
@@ -790,7 +861,7 @@ def surrogate(run, data, *, max_depth: int = 3, max_leaves: int = 8, seed: int =
         r = _rule(task, frame, conds, "surrogate", mask, y, cls, classes, score, fidelity=agree)
         if task == "regression":
             r.prediction = float(value[0][0])
-            r.fidelity = float(r2_score(pred[mask], sp[mask])) if mask.sum() > 1 and np.ptp(pred[mask]) > 0 else None
+            r.fidelity = None         # a leaf predicts one value: no per-rule agreement to report
         rules.append(r)
     rules.sort(key=lambda r: -r.coverage)
     text = _tree_text(tree, frame, specs, task, classes)

@@ -413,8 +413,10 @@ class LightGBMFamily(_BoosterFamily):
     def default_configs(self, info: ProblemInfo) -> list[dict]:
         # min_data_per_group (default 100) would forbid categorical splits on small data.
         base = {"learning_rate": 0.05, "min_data_per_group": 20}
+        # The first default reaches a good model fast (the budget may allow only it); the
+        # others are slower learners that early stopping lets run longer.
         return [
-            {**base, "num_leaves": 31, "min_child_samples": 20, "colsample_bytree": 0.9},
+            {**base, "num_leaves": 31, "min_child_samples": 20, "colsample_bytree": 0.9, "learning_rate": 0.1},
             {**base, "num_leaves": 15, "min_child_samples": 10, "colsample_bytree": 0.7,
              "subsample": 0.8, "subsample_freq": 1, "reg_lambda": 1.0},
             {**base, "num_leaves": 127, "min_child_samples": 30, "colsample_bytree": 0.6,
@@ -446,7 +448,7 @@ class XGBoostFamily(_BoosterFamily):
 
     def default_configs(self, info: ProblemInfo) -> list[dict]:
         return [
-            {"learning_rate": 0.05, "max_depth": 6, "min_child_weight": 1.0, "subsample": 0.8,
+            {"learning_rate": 0.1, "max_depth": 6, "min_child_weight": 1.0, "subsample": 0.8,
              "colsample_bytree": 0.8, "reg_lambda": 1.0},
             {"learning_rate": 0.05, "max_depth": 4, "min_child_weight": 5.0, "subsample": 0.9,
              "colsample_bytree": 0.7, "reg_lambda": 3.0},
