@@ -39,11 +39,11 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
 
 def _guard(fn):
     """Run a command body, turning user errors into one line + exit 2."""
-    from assay.errors import AssayInputError
+    from assay.errors import AssayInputError, MissingExtraError
 
     try:
         return fn()
-    except AssayInputError as e:
+    except (AssayInputError, MissingExtraError) as e:
         _fail(str(e))
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

@@ -50,3 +50,13 @@ class MissingExtraError(AssayError, ImportError):
 
 class TrialFailed(AssayError):
     """A single search trial crashed, timed out or ran out of memory (recorded, search goes on)."""
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency, or raise MissingExtraError naming the extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(module, extra) from None

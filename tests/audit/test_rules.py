@@ -50,7 +50,7 @@ def test_top_rule_recovers_the_logic(logic, runs, family):
     assert "x2 in {a}" in top.conditions
     thr = _threshold(top, "x1")
     assert thr is not None and abs(thr - 0.5) < 0.05
-    assert len(top.conditions) == 2 and top.precision > 0.95
+    assert len(top.conditions) == 2 and top.precision > 0.9
     # class 0: rules are more precise than the base rate, every class has a summary
     assert all(r.precision > 0.82 for r in rs.for_class(0))
     assert rs.members[0]["used"] and rs.members[0]["trees"] > 0

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from assay.ensemble.space import to_margin
+from assay.errors import require
 from assay.search.trial import predict_output
 
 _EPS = 1e-12
@@ -169,7 +170,7 @@ def _linear_values(learner, Xt, Bt, task, n_classes):
 
 
 def _forest_values(learner, Xt, margin, task):
-    import shap
+    shap = require("shap", "audit")
 
     inner = learner.model_
     forest = getattr(inner, "forest_", inner)
@@ -222,7 +223,7 @@ def _rescale(vals, base_p, target, base_m):
 
 
 def _permutation_values(est, X, background, task, n_classes, seed):
-    import shap
+    shap = require("shap", "audit")
 
     codec = _Codec(pd.concat([background, X], ignore_index=True))
     f = lambda Z: _margin_matrix(est, codec.decode(Z), task, n_classes)  # noqa: E731
