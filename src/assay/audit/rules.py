@@ -12,8 +12,8 @@ root-to-leaf paths into conjunctions of conditions on the RAW features:
 * missing values follow the split's missing direction; "or x is missing" is written only
   when `data` has missing values in that column;
 * what cannot be mapped to one raw column is kept as the derived column the tree split on:
-  datetime parts (`signup_month`), frequency encodings of high-cardinality columns
-  (`city_freq`) and text SVD components (`review_svd3`) -- their thresholds are on those
+  datetime parts (`signup_month`; the `_unix` part reads as dates on `signup`), frequency
+  encodings of high-cardinality columns (`city_freq`) and text SVD components (`review_svd3`) -- their thresholds are on those
   derived values, computed by the member's own preprocessor.
 
 Supported learners: scikit-learn random forest and extra trees (their fitted trees),
@@ -120,7 +120,8 @@ class RuleSet(AuditResult):
         else:
             for c in self.classes:
                 lines.append(f"{self.target} = {c['label']}: {c['n_rules']} rules, together coverage "
-                             f"{_pct(c['coverage'])}, precision {_pct(c['precision'], 0)} (base rate {_pct(c['base_rate'], 0)})")
+                             f"{_pct(c['coverage'])}, precision {_pct(c['precision'], 0)} "
+                             f"(base rate {_pct(c['base_rate'], 0)})")
                 lines += ["  " + r.text(self.task, self.target) for r in self.for_class(c["label"])]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -183,7 +184,7 @@ class _Frame:
         self.num: dict = {}       # key -> float array
         self.cat: dict = {}       # key -> (codes int array, levels list)
         self.names: dict = {}     # key -> display name
-        self.dates: set = set()   # numeric keys holding days since 1970
+        self.dates: dict = {}     # numeric key -> seconds per unit of a date column (since 1970)
         self.cache: dict = {}
 
     def add_num(self, key, values, name=None):
@@ -267,7 +268,8 @@ class _Frame:
         has_na = self.has_na(key)
         if cond[0] == "num":
             _, _, lo, hi, na = cond
-            fmt = _date if key in self.dates else _num
+            unit = self.dates.get(key)
+            fmt = _num if unit is None else (lambda v: _date(v, unit))
             if lo >= hi:
                 return f"{name} is missing"
             if lo > -np.inf and hi < np.inf:
@@ -300,8 +302,9 @@ def _levels(levels) -> str:
     return "{" + shown + more + "}"
 
 
-def _date(days) -> str:
-    return str(pd.Timestamp(float(days) * 86400e9).date())
+def _date(value, unit: float) -> str:
+    t = pd.Timestamp(round(float(value) * unit * 1e9))
+    return str(t.date()) if t == t.normalize() else t.strftime("%Y-%m-%d %H:%M")
 
 
 def _raw_frame(run, X: pd.DataFrame) -> tuple[_Frame, pd.DataFrame]:
@@ -413,7 +416,10 @@ def _column_specs(prep, P: pd.DataFrame, frame: _Frame, uid: str) -> list:
 def _derived(frame: _Frame, name: str, shared: bool, uid: str, values) -> tuple:
     key = name if shared else f"{name}@{uid}"
     if key not in frame.num:
-        frame.add_num(key, np.asarray(values, dtype=float), name=name)
+        is_date = shared and name.endswith("_unix")          # DatetimeParts: seconds since 1970
+        frame.add_num(key, np.asarray(values, dtype=float), name=name[:-5] if is_date else name)
+        if is_date:
+            frame.dates[key] = 1.0
     return ("num", key)
 
 
@@ -555,7 +561,7 @@ def tree_rules(run, data, *, max_rules: int = 10, min_coverage: float = 0.01, ta
 
     df = read_table(data, what="data").reset_index(drop=True)
     X = run.features(df).reset_index(drop=True)
-    task, k = run.task, len(run.classes or [])
+    task = run.task
     readers, report = [], []
     for m in run.model.members:
         kinds = [_learner_kind(e) for e in m.estimators]
@@ -807,7 +813,7 @@ def surrogate(run, data, *, max_depth: int = 3, max_leaves: int = 8, seed: int =
             d = pd.to_datetime(P[c], errors="coerce")
             days = (d - pd.Timestamp("1970-01-01", tz=d.dt.tz)) / pd.Timedelta(days=1)
             frame.add_num(c, days.to_numpy(dtype=float, na_value=np.nan))
-            frame.dates.add(c)
+            frame.dates[c] = 86400.0
             cols.append(frame.num[c])
             specs.append(("num", c))
         elif spec.kind == CATEGORICAL:
