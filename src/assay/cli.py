@@ -173,10 +173,11 @@ def explain(
     plots: bool = typer.Option(False, "--plots", help="also write PNG plots"),
     top: int = typer.Option(10, "--top", help="features to print"),
     check_monotone: bool = typer.Option(False, "--check-monotone", help="verify the Run's monotone constraints on DATA"),
+    rules: bool = typer.Option(False, "--rules", help="readable rules from tree members and a surrogate tree"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Explain a Run's predictions: SHAP (exact for trees, linear and their ensembles), LIME,
-    or permutation importance; optionally verify monotone constraints."""
+    permutation importance or rules; optionally verify monotone constraints."""
     _setup_logging(quiet, False)
     methods = ("auto", "shap", "lime", "permutation")
 
@@ -196,6 +197,9 @@ def explain(
             _print_monotone(res)
             if not res.ok:
                 raise typer.Exit(1)
+            return
+        if rules:
+            _explain_rules(run, data, dest)
             return
         if method in ("auto", "shap"):
             res = run.explain(data, rows)
@@ -223,6 +227,23 @@ def explain(
             typer.echo(f"wrote {path}", err=True)
 
     _guard(body)
+
+
+def _explain_rules(run, data, dest: Path) -> None:
+    from assay.audit.rules import surrogate, tree_rules
+    from assay.errors import OptionError
+
+    try:
+        rs = tree_rules(run, data)
+        rs.save(dest / "tree_rules.json")
+        typer.echo("Rules from the tree-based members:")
+        typer.echo(rs.to_text())
+    except OptionError as e:      # no tree member: the surrogate still explains
+        typer.echo(f"note: {e}", err=True)
+    sg = surrogate(run, data)
+    sg.save(dest / "surrogate.json")
+    typer.echo("\nSurrogate tree fitted to the Run's predictions:")
+    typer.echo(sg.to_text())
 
 
 def _print_explanation(res, top: int) -> None:

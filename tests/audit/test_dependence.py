@@ -20,27 +20,28 @@ from tests.conftest import DATA
 
 
 def _fit(df, target):
-    return assay.fit(df, target, time_limit=None, max_trials=2, families=["lightgbm", "linear"], verbosity=0)
+    return assay.fit(df, target, time_limit=None, max_trials=2, families=["lightgbm", "linear"], verbosity=0,
+                     n_folds=3)
 
 
 @pytest.fixture(scope="module")
 def regression():
     """y = 3*x + x1*x2 + x3 + noise, plus a noise column and a categorical with an effect."""
     rng = np.random.default_rng(0)
-    n = 1000
+    n = 600
     df = pd.DataFrame({"x": rng.uniform(-2, 2, n), "x1": rng.uniform(-2, 2, n),
                        "x2": rng.uniform(-2, 2, n), "x3": rng.uniform(-2, 2, n),
                        "noise": rng.normal(size=n),
                        "colour": rng.choice(["red", "green", "blue"], n)})
     df["y"] = (3 * df["x"] + 2 * df["x1"] * df["x2"] + df["x3"] + (df["colour"] == "red")
-               + rng.normal(0, 0.2, n))
+               + rng.normal(0, 0.5, n))
     return _fit(df, "y"), df
 
 
 @pytest.fixture(scope="module")
 def car():
     df = pd.read_csv(DATA / "car.csv.gz")
-    df = df.sample(n=min(len(df), 800), random_state=0).reset_index(drop=True)
+    df = df.sample(n=min(len(df), 500), random_state=0).reset_index(drop=True)
     return _fit(df, "class"), df
 
 
@@ -55,7 +56,8 @@ def test_pdp_of_monotone_signal_increases_and_ice_shape(regression):
     assert len(curve) == len(res.grids[0]) <= 12
     assert np.all(np.diff(res.grids[0]) > 0)
     steps = np.diff(curve.to_numpy())
-    assert (steps > -0.05).all() and curve.iloc[-1] - curve.iloc[0] > 6      # ~3 per unit over ~3.6
+    assert (steps > -0.25).all() and curve.iloc[-1] - curve.iloc[0] > 6      # ~3 per unit over ~3.6
+    assert np.corrcoef(res.grids[0], curve.to_numpy())[0, 1] > 0.97
     assert np.asarray(res.ice[0]).shape == (25, len(res.grids[0]), 1)
     assert len(res.ice_rows) == 25 and res.n_rows == 300
     assert np.allclose(np.asarray(res.ice[0]).mean(axis=0).shape, np.asarray(res.average[0]).shape)

@@ -21,7 +21,8 @@ def signal():
     y = (X["signal_a"] + 0.8 * X["signal_b"] + rng.normal(0, 0.3, n) > 0).astype(int)
     df = X.assign(y=y)
     train, test = df.iloc[:800], df.iloc[800:].reset_index(drop=True)
-    run = assay.fit(train, "y", time_limit=None, max_trials=2, families=["lightgbm", "linear"], verbosity=0)
+    run = assay.fit(train, "y", time_limit=None, max_trials=2, families=["lightgbm", "linear"], verbosity=0,
+                     n_folds=3)
     return run, test
 
 

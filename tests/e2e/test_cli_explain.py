@@ -64,3 +64,11 @@ def test_permutation_needs_the_target(run_and_data, tmp_path):
     pd.read_csv(rows).drop(columns=["Survived"]).to_csv(no_target, index=False)
     r = run_cli("explain", run, "--data", no_target, "--method", "permutation")
     assert r.returncode == 2 and "Survived" in r.stderr
+
+
+def test_explain_rules(run_and_data):
+    run, rows = run_and_data
+    r = run_cli("explain", run, "--data", rows, "--rules")
+    assert r.returncode == 0, r.stderr
+    assert "IF " in r.stdout and "fidelity" in r.stdout.lower()
+    assert (run / "audit" / "surrogate.json").exists()
