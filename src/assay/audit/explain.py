@@ -51,6 +51,12 @@ class Explanation(AuditResult):
         imp = np.abs(self.values).mean(axis=(0, 2))
         return pd.Series(imp, index=self.feature_names).sort_values(ascending=False)
 
+    def save_plots(self, directory, top: int = 4) -> list:
+        """Summary, importance, dependence (top features) and waterfall PNGs in `directory`."""
+        from assay.audit.plots import save_all
+
+        return save_all(self, directory, top=top)
+
     def to_dict(self) -> dict:
         d = super().to_dict()
         d["data"] = None if self.data is None else self.data.astype(object).where(
