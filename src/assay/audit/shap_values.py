@@ -58,6 +58,10 @@ def estimator_contributions(est, X: pd.DataFrame, task: str, n_classes: int,
         if kind == "booster":
             vals, base, exact = _booster_values(learner, Xt, task, n_classes)
             method = "tree (native TreeSHAP)"
+            # XGBoost computes in float32 and the ensemble reads the margin back from
+            # probabilities: spread that rounding residual over the features (reported)
+            vals, fix = _close_residual(vals, base, _margin_matrix(est, X, task, n_classes), task)
+            exact = exact and fix < 1e-4
         elif kind == "linear":
             vals, base = _linear_values(learner, Xt, prep.transform(background), task, n_classes)
             method, exact = "linear (interventional)", True
@@ -125,6 +129,23 @@ def _booster_values(learner, Xt, task, n_classes):
     vals[:, :, present] = np.transpose(raw[:, :, :f], (0, 2, 1))
     base[present] = raw[0, :, f]
     return vals, base, len(present) == n_classes
+
+
+def _close_residual(vals, base, margin, task):
+    """Make base + sum(values) equal the margin the ensemble uses, row by row, by spreading
+    the residual over the features in proportion to |value|; returns the largest residual."""
+    recon = base[None, :] + vals.sum(axis=1)
+    if task == "multiclass":    # margins are defined up to a per-row constant
+        resid = margin - recon
+        resid = resid - resid.mean(axis=1, keepdims=True)
+        recon_c = recon + resid
+        resid = recon_c - recon
+    else:
+        resid = margin - recon
+    w = np.abs(vals)
+    s = w.sum(axis=1, keepdims=True)
+    w = np.where(s > 0, w / np.where(s > 0, s, 1), 1.0 / max(1, vals.shape[1]))
+    return vals + w * resid[:, None, :], float(np.max(np.abs(resid))) if resid.size else 0.0
 
 
 # -- linear models ----------------------------------------------------------------------
