@@ -42,6 +42,9 @@ def main(paths):
         if run.task == "regression":
             continue
         oof = run.oof()
+        if "rows" not in oof:
+            print(f"| {path} | (no oof.npz: written by an older assay) | | | | | |")
+            continue
         rows, y = oof["rows"], oof["y"][oof["rows"]]
         names = sorted(k for k in oof if k.startswith("trial_"))
         preds = [oof[k][rows].astype(float) for k in names]
