@@ -206,9 +206,15 @@ def explain(
             path = res.save(dest / "explanation.json")
             _print_explanation(res, top)
             if plots:
+                from assay.audit.dependence import partial_dependence, plot_partial_dependence
                 from assay.audit.plots import save_all
 
-                for p in save_all(res, dest / "plots"):
+                written = save_all(res, dest / "plots")
+                top_features = list(res.importance().index[:4])
+                pdp = partial_dependence(run, data, top_features)
+                pdp.save(dest / "partial_dependence.json")
+                written.append(plot_partial_dependence(pdp, dest / "plots" / "partial_dependence.png"))
+                for p in written:
                     typer.echo(f"wrote {p}", err=True)
         elif method == "lime":
             from assay.audit.lime_explain import lime_explain

@@ -35,6 +35,7 @@ def test_explain_shap_writes_exact_explanation_and_plots(run_and_data):
     ex = json.loads((run / "audit" / "explanation.json").read_text())
     assert ex["exact"] is True and ex["additivity_error"] < 1e-6 and len(ex["rows"]) == 20
     assert (run / "audit" / "plots" / "summary.png").stat().st_size > 5000
+    assert (run / "audit" / "plots" / "partial_dependence.png").stat().st_size > 5000
 
 
 def test_explain_lime_and_permutation(run_and_data):

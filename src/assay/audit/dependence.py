@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from assay.audit.explain import output_names
 from assay.audit.result import AuditResult
 from assay.errors import OptionError
 
@@ -167,14 +168,6 @@ def _outputs(run, out: np.ndarray) -> np.ndarray:
     return out.reshape(-1, 1)
 
 
-def _output_names(run) -> list:
-    if run.task == "binary":
-        return [str(run.classes[1])]
-    if run.task == "multiclass":
-        return [str(c) for c in run.classes]
-    return [run.schema.target]
-
-
 def _y_label(run) -> str:
     t = run.schema.target
     if run.task == "binary":
@@ -238,14 +231,14 @@ def partial_dependence(run, data, features=None, *, top: int = 4, grid_points: i
         kind = _kind(run, f)
         grid = _grid(X[f], kind, int(grid_points))
         if len(grid) == 0:
-            out = np.zeros((0, len(Xs), len(_output_names(run))))
+            out = np.zeros((0, len(Xs), len(output_names(run))))
         else:
             out = _predict_set(run, Xs, {f: grid})            # (grid, rows, outputs)
         kinds.append(kind)
         grids.append(_json_grid(grid, kind))
         avgs.append(out.mean(axis=1))
         ices.append(np.transpose(out[:, ice_pos, :], (1, 0, 2)))
-    return PartialDependence(target=run.schema.target, task=run.task, output_names=_output_names(run),
+    return PartialDependence(target=run.schema.target, task=run.task, output_names=output_names(run),
                              y_label=_y_label(run), features=list(features), feature_kinds=kinds,
                              grids=grids, average=avgs, ice=ices,
                              ice_rows=[int(rows[i]) for i in ice_pos], n_rows=int(len(Xs)), seed=int(seed))

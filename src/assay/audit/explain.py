@@ -92,7 +92,7 @@ def explain(run, data, rows=None, *, seed: int = 0, background_rows: int = BACKG
         exact &= member_exact
         members.append({"member": m.name, "weight": w, "method": parts[0].method, "exact": member_exact})
     err = _additivity_error(model, X, values, base, task)
-    return Explanation(feature_names=list(X.columns), output_names=_output_names(run),
+    return Explanation(feature_names=list(X.columns), output_names=output_names(run),
                        output_space=_output_space(run), values=values, base_values=base,
                        rows=[int(i) for i in idx], data=X, members=members, exact=exact,
                        additivity_error=err)
@@ -129,7 +129,8 @@ def _additivity_error(model, X, values, base, task) -> float:
     return float(np.max(np.abs(recon[:, 0] - model.predict_margin(X))))
 
 
-def _output_names(run) -> list:
+def output_names(run) -> list:
+    """Names of a Run's outputs: the positive class (binary), every class, or the target."""
     if run.task == "binary":
         return [str(run.classes[1])]
     if run.task == "multiclass":
