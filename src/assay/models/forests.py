@@ -86,7 +86,12 @@ class TimeBoxedForest(BaseEstimator):
         return self.forest_.predict(X)
 
     def predict_proba(self, X):
-        return self.forest_.predict_proba(X)
+        """The trees' vote shares, smoothed as if one more tree had voted uniformly:
+        (p * T + 1/K) / (T + 1). A unanimous forest then says 1 - 1/(K(T+1)), not exactly
+        1, so its log-odds stay finite (the ensemble averages log-odds)."""
+        p = self.forest_.predict_proba(X)
+        t, k = len(self.forest_.estimators_), p.shape[1]
+        return (p * t + 1.0 / k) / (t + 1)
 
 
 class _ForestFamily(ModelFamily):
