@@ -27,7 +27,6 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
     t0 = time.monotonic()
     config = _merge(config, options)
     from assay import store
-    from assay.run import Run
 
     if out is not None:
         store.check_writable_target(out, overwrite)

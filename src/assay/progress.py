@@ -6,7 +6,6 @@ terminal-ish stream) or a silent one (verbosity 0)."""
 from __future__ import annotations
 
 import sys
-import time
 
 
 class Progress:
@@ -84,6 +83,3 @@ class RichProgress(Progress):
 def make_progress(verbosity: int) -> Progress:
     return RichProgress() if verbosity >= 1 else Progress()
 
-
-def now() -> float:
-    return time.monotonic()

@@ -57,9 +57,12 @@ class Run:
     def features(self, data) -> pd.DataFrame:
         """The model-ready feature columns of `data` (checked and coerced to the schema)."""
         from assay.data.io import read_table
+
+        return self._align(read_table(data, what="prediction data"))
+
+    def _align(self, df: pd.DataFrame) -> pd.DataFrame:
         from assay.data.validate import align_for_predict
 
-        df = read_table(data, what="prediction data")
         X, notes = align_for_predict(df, self.schema)
         for note in notes:
             from assay import log
@@ -92,9 +95,8 @@ class Run:
         """The input rows with `prediction` (and one `proba_<class>` column per class) added."""
         from assay.data.io import read_table
 
-        df = read_table(data, what="prediction data")
-        out = self.model.predict_output(self.features(df))
-        res = df.copy()
+        res = read_table(data, what="prediction data")   # our own copy: the user's data is untouched
+        out = self.model.predict_output(self._align(res))
         if self.task == "regression":
             res["prediction"] = out
         else:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from assay.audit.result import AuditResult
-from assay.audit.shap_values import Contributions, estimator_contributions, n_outputs
+from assay.audit.shap_values import estimator_contributions, n_outputs
 from assay.ensemble.space import from_margin
 from assay.errors import OptionError
 

@@ -134,14 +134,9 @@ def _booster_values(learner, Xt, task, n_classes):
 def _close_residual(vals, base, margin, task):
     """Make base + sum(values) equal the margin the ensemble uses, row by row, by spreading
     the residual over the features in proportion to |value|; returns the largest residual."""
-    recon = base[None, :] + vals.sum(axis=1)
+    resid = margin - (base[None, :] + vals.sum(axis=1))
     if task == "multiclass":    # margins are defined up to a per-row constant
-        resid = margin - recon
         resid = resid - resid.mean(axis=1, keepdims=True)
-        recon_c = recon + resid
-        resid = recon_c - recon
-    else:
-        resid = margin - recon
     w = np.abs(vals)
     s = w.sum(axis=1, keepdims=True)
     w = np.where(s > 0, w / np.where(s > 0, s, 1), 1.0 / max(1, vals.shape[1]))
@@ -202,9 +197,7 @@ def _forest_values(learner, Xt, margin, task):
     if sv.ndim == 2:
         sv = sv[:, :, None]
     if task == "regression":
-        out_p, ev_p = sv, ev
-        base = ev
-        target = margin
+        out_p, ev_p, base = sv, ev, ev
     else:
         present = np.asarray(inner.classes_ if hasattr(inner, "classes_") else forest.classes_, dtype=int)
         k = margin.shape[1] if task == "multiclass" else 2
@@ -218,8 +211,7 @@ def _forest_values(learner, Xt, margin, task):
         else:
             out_p, ev_p = p_vals, p_base
             base = np.log(np.clip(ev_p, _EPS, 1))
-        target = margin
-    return _rescale(out_p, ev_p, target, base), base
+    return _rescale(out_p, ev_p, margin, base), base
 
 
 def _rescale(vals, base_p, target, base_m):

@@ -21,7 +21,7 @@ def to_margin(pred: np.ndarray, task: str) -> np.ndarray:
         return pred
     p = np.clip(pred, _EPS, 1 - _EPS)
     if task == "binary":
-        return np.log(p[:, 1]) - np.log(p[:, 0]) if p.shape[1] == 2 else np.log(p / (1 - p))
+        return np.log(p[:, 1]) - np.log(p[:, 0])
     return np.log(p)
 
 

@@ -6,7 +6,6 @@ from the work directory (written once per search), so specs stay small.
 
 from __future__ import annotations
 
-import os
 import pickle
 import time
 from dataclasses import dataclass, field, replace
@@ -40,16 +39,10 @@ class TrialOutcome:
     model_path: str | None = None
 
 
-_DATA_CACHE: dict = {}
-
-
 def load_training_data(path: str):
-    key = (path, os.path.getmtime(path))
-    if key not in _DATA_CACHE:
-        with open(path, "rb") as fh:
-            _DATA_CACHE.clear()
-            _DATA_CACHE[key] = pickle.load(fh)
-    return _DATA_CACHE[key]
+    """(X, y) as the search wrote them (each trial runs in a fresh process)."""
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
 
 
 def predict_output(estimator, X, task: str) -> np.ndarray:
