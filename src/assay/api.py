@@ -25,6 +25,7 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
     task=, metric=, families=, search=, seed=, ...). out: write the Run there too.
     """
     t0 = time.monotonic()
+    cpu0 = _cpu_seconds()
     config = _merge(config, options)
     from assay import store
 
@@ -41,6 +42,9 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
 
     budget = Budget(config.time_limit, t0)
     df = read_table(data)
+    fair = _fairness(config)              # --sensitive / --fairness: assay.fairness.objective
+    if fair is not None:
+        df = fair.split(df, target)       # sensitive columns out of the features (unless allowed)
     X, y_raw, schema = prepare_training(df, target, config.task)
     del df
     metric = get_metric(config.metric, schema.task)
@@ -49,16 +53,22 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
     if monotone:
         families = monotone_families(families, named=bool(config.families))
     y = encode_target(y_raw, schema)
+    if fair is not None:
+        fair.start(schema.task, y, metric)
     folds = make_folds(y, schema.task, seed=config.seed, n_folds=config.n_folds)
-    info = ProblemInfo(schema=schema, n_rows=len(y), seed=config.seed, n_jobs=config.threads,
-                       extra={"monotone": monotone} if monotone else {})
+    extra = {"monotone": monotone} if monotone else {}
+    if schema.task != "regression":      # the imbalance search dimension reads them
+        extra["class_counts"] = np.bincount(y, minlength=len(schema.classes)).tolist()
+    info = ProblemInfo(schema=schema, n_rows=len(y), seed=config.seed, n_jobs=config.threads, extra=extra)
     timings["prepare"] = round(budget.elapsed(), 3)
 
     workdir = _make_workdir(out)
     progress = progress if progress is not None else _progress(config)
     try:
         run = _search_and_build(X, y, schema, config, metric, families, folds, info, budget,
-                                workdir, progress, timings)
+                                workdir, progress, timings, fair=fair)
+        # CPU seconds of the fit (this process and its trial workers): the report's energy figure
+        timings["cpu"] = round(_cpu_seconds() - cpu0, 3)
         if out is not None:
             t = time.monotonic()
             run.save(out, overwrite=overwrite)
@@ -70,6 +80,33 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
     finally:
         progress.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its child processes: the fork
+    server's reaped trial workers (their times add to its children_* times), reaped direct
+    children, and live children's own times."""
+    import psutil
+
+    total = time.process_time()
+    try:
+        import resource
+
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total += ru.ru_utime + ru.ru_stime
+    except ImportError:      # no resource module (Windows): live children only
+        pass
+    try:
+        children = psutil.Process().children(recursive=False)
+    except psutil.Error:
+        children = []
+    for c in children:
+        try:
+            t = c.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return total
 
 
 def _make_workdir(out) -> str:
@@ -103,7 +140,7 @@ def _progress(config: FitConfig):
 
 
 def _search_and_build(X, y, schema, config, metric, families, folds, info, budget, workdir,
-                      progress, timings):
+                      progress, timings, fair=None):
     from assay.compute.executor import LocalProcessExecutor
     from assay.ensemble.build import assemble, baseline_model, select_members
     from assay.run import Run
@@ -113,7 +150,8 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
     executor = LocalProcessExecutor()
     progress.start(budget, config.max_trials, metric.name)
     search = Search(families=families, info=info, metric=metric, config=config, budget=budget,
-                    executor=executor, workdir=workdir, folds=folds, progress=progress)
+                    executor=executor, workdir=workdir, folds=folds, progress=progress,
+                    fairness=fair.objective if fair is not None else None)
     t = time.monotonic()
     result = search.run(X, y)
     timings["search"] = round(time.monotonic() - t, 3)
@@ -123,9 +161,13 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
     base = baseline_record(y, folds, info, metric)
     candidates = result.candidates()
     weights: dict[int, float] = {}
-    if candidates:
+    if candidates and fair is not None and fair.objective is not None:   # honours --fairness
+        weights, cv_value, ens_oof = fair.objective.select(candidates, y, metric, schema.task,
+                                                           config.ensemble_size)
+    elif candidates:
         weights, cv_value, ens_oof = select_members(candidates, y, metric, schema.task,
                                                     config.ensemble_size)
+    if candidates:
         progress.phase("refitting")
         model = assemble(candidates, weights, task=schema.task, n_classes=info.n_classes,
                          refit=config.refit, budget=budget, executor=executor, info=info,
@@ -140,7 +182,10 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
         status = "baseline-only"
     timings["ensemble"] = round(time.monotonic() - t, 3)
 
+    decision = _tune_decision(model, ens_oof, y, base, metric, schema.task) if candidates else None
+    kept = _best_per_family(candidates, schema.task, info.n_classes) if candidates else {}
     lb = _leaderboard(result.records, base, weights, cv_value, metric, model)
+    lb = _throughput_and_kept(lb, model, X, kept)
     best_single = max(result.successful, key=lambda r: r.score) if result.successful else base
     meta = {
         "assay_version": _version(),
@@ -152,6 +197,7 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
         "best_model": "ensemble" if candidates else "baseline",
         "best_single_model": {"model": best_single.name, "score": best_single.value},
         "ensemble": model.describe(),
+        "decision": decision,
         "status": status,
         "n_rows": int(len(y)),
         "n_folds": len(folds),
@@ -170,8 +216,70 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
     rows = np.flatnonzero(validated_rows(base.oof))
     arrays = {"y": y, "rows": rows, "ensemble": np.asarray(ens_oof, dtype=np.float32),
               **result.oof_arrays()}
+    if fair is not None:   # disparity / pareto columns, run.json entries, sensitive labels in oof.npz
+        lb = fair.annotate(lb)
+        meta.update(fair.meta())
+        arrays.update(fair.arrays())
     return Run(schema=schema, model=model, leaderboard=lb, meta=meta,
-               trials_db=os.path.join(workdir, "trials.db"), arrays=arrays)
+               trials_db=os.path.join(workdir, "trials.db"), arrays=arrays, candidates=kept)
+
+
+def _tune_decision(model, ens_oof, y, base, metric, task: str) -> dict | None:
+    """Label offsets for a threshold metric, fitted on the ensemble's out-of-fold
+    predictions (assay/ensemble/decision.py); None where the metric reads probabilities."""
+    from assay.ensemble.decision import THRESHOLD_METRICS, fit_offsets
+    from assay.search.trial import validated_rows
+
+    if task == "regression" or metric.name not in THRESHOLD_METRICS:
+        return None
+    offsets, before, after = fit_offsets(ens_oof, y[validated_rows(base.oof)], metric)
+    model.offsets = offsets
+    return {"rule": "argmax" if offsets is None else "argmax(log p + offsets)",
+            "offsets": None if offsets is None else [round(float(b), 6) for b in offsets],
+            "oof_value_argmax": before, "oof_value_tuned_in_sample": after}
+
+
+def _best_per_family(candidates, task: str, n_classes: int) -> dict:
+    """The best trial of each family as a one-member model over its fold models, kept in the
+    Run so a user can trade accuracy for speed (`run.predict(..., model="lightgbm")`)."""
+    import pickle
+
+    from assay.ensemble.model import EnsembleModel, Member
+
+    best = {}
+    for r in sorted(candidates, key=lambda r: -r.score):
+        if r.family not in best and r.model_path and os.path.exists(r.model_path):
+            best[r.family] = r
+    kept = {}
+    for r in best.values():
+        with open(r.model_path, "rb") as fh:
+            folds = pickle.load(fh)
+        kept[r.name] = EnsembleModel(task, n_classes, [Member(r.trial_id, r.family, r.params, 1.0, folds, "folds")])
+    return kept
+
+
+def _throughput_and_kept(lb: pd.DataFrame, model, X: pd.DataFrame, kept: dict) -> pd.DataFrame:
+    """The final model's predict throughput (rows/s on up to 2,000 training rows, after one
+    warm-up call) on the ensemble row, and which rows `predict(model=...)` can use."""
+    sample = X.iloc[:2000]
+    model.predict_output(sample.iloc[:10])
+    t = time.perf_counter()
+    model.predict_output(sample)
+    elapsed = time.perf_counter() - t
+    is_ens = lb["model"].eq("ensemble")
+    if is_ens.any() and elapsed > 0:
+        lb["predict_rows_per_s"] = lb["predict_rows_per_s"].astype("Float64")
+        lb.loc[is_ens, "predict_rows_per_s"] = round(len(sample) / elapsed)
+    lb["kept"] = is_ens | lb["model"].isin(list(kept))
+    return lb
+
+
+def _fairness(config):
+    if not config.sensitive:
+        return None
+    from assay.fairness.objective import FitFairness
+
+    return FitFairness.from_config(config)
 
 
 def _leaderboard(records, base, weights, cv_value, metric, model) -> pd.DataFrame:

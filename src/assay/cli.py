@@ -66,6 +66,12 @@ def fit(
     jobs: Optional[int] = typer.Option(None, "--jobs", help="threads per trial (default all cores)"),
     refit: str = typer.Option("auto", "--refit", help="auto | full | folds"),
     monotone: Optional[str] = typer.Option(None, "--monotone", help="monotone constraints, e.g. age:+1,debt:-1 (numeric columns)"),
+    sensitive: Optional[str] = typer.Option(None, "--sensitive", help="sensitive columns, e.g. sex,race: kept out of "
+                                            "the features and recorded for fairness audits"),
+    allow_sensitive_features: bool = typer.Option(False, "--allow-sensitive-features",
+                                                  help="also use the --sensitive columns as features"),
+    fairness: Optional[str] = typer.Option(None, "--fairness", help="e.g. equalized_odds<=0.05: search for models "
+                                           "that are accurate AND fair (NSGA-II over metric and disparity)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing Run at --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress display"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logs"),
@@ -82,6 +88,8 @@ def fit(
                         max_trials=max_trials, task=task, metric=metric, families=fams,
                         search=search, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
                         monotone=parse_monotone(monotone) if monotone else None,
+                        sensitive=sensitive, allow_sensitive_features=allow_sensitive_features,
+                        fairness=fairness,
                         verbosity=0 if quiet else (2 if verbose else 1))
         dest = out if out is not None else Path("runs") / _stem(data)
         run = assay.fit(data, target, cfg, out=dest, overwrite=overwrite)
@@ -90,6 +98,8 @@ def fit(
             info = run.info()
             typer.echo(f"Run saved to {run.path}  ({info['metric']} {info['cv_score']:.5g} by cross-validation, "
                        f"{run.meta['timings']['total']:.1f}s)")
+        if run.meta.get("fairness", {}).get("message"):     # --fairness: met or not, said plainly
+            typer.echo(run.meta["fairness"]["message"], err=not run.meta["fairness"].get("met"))
 
     _guard(body)
 
@@ -121,6 +131,9 @@ def predict(
     run_dir: Path = typer.Argument(..., help="Run directory"),
     data: str = typer.Argument(..., help="rows to score (same columns as training; target not needed)"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="write here (.csv, .parquet, .jsonl); default stdout as CSV"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="a kept model instead of the ensemble: "
+                                        "a family (e.g. lightgbm) or a leaderboard name (lightgbm#3); "
+                                        "see the leaderboard's predict rows/s to trade accuracy for speed"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ):
     """Add `prediction` (and class probabilities) to the rows of DATA."""
@@ -133,7 +146,7 @@ def predict(
         if output is not None and Path(data).exists() and output.resolve() == Path(data).resolve():
             raise OptionError(f"--output {output} is the input file; choose another path (nothing was changed)")
         run = assay.load(run_dir)
-        frame = run.predict_frame(data)
+        frame = run.predict_frame(data, model=model)
         if output is None:
             typer.echo(frame.to_csv(index=False), nl=False)
             return
@@ -235,6 +248,231 @@ def explain(
     _guard(body)
 
 
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="Run directory"),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="held-out rows WITH the target column "
+                                       "(default: the Run's out-of-fold predictions; no SHAP plots)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file to write (default RUN/report.html)"),
+    card: Optional[Path] = typer.Option(None, "--card", help="model card text: JSON or YAML with intended_use, "
+                                        "out_of_scope, owner, limitations, ethical_considerations, ..."),
+    shap_rows: int = typer.Option(500, "--shap-rows", help="held-out rows sampled for SHAP plots"),
+    watts_per_core: Optional[float] = typer.Option(None, "--watts-per-core", help="power of a busy core for the "
+                                                   "energy estimate (default 10 W)"),
+    grid_intensity: Optional[float] = typer.Option(None, "--grid-intensity", help="g CO2e per kWh for the CO2 "
+                                                   "estimate (default 475, world average)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Write a self-contained HTML report of a Run: data, leaderboard, search, model card,
+    performance plots, SHAP, audits, energy and CO2. Opens offline."""
+    _setup_logging(quiet, False)
+
+    def body():
+        import time
+
+        from assay.errors import OptionError
+        from assay.report import build_report
+
+        if shap_rows < 1:
+            raise OptionError("--shap-rows must be at least 1")
+        t = time.perf_counter()
+        path = build_report(run_dir, data=data, out=out, card=card, shap_rows=shap_rows,
+                            watts_per_core=watts_per_core, grid_intensity=grid_intensity)
+        if not quiet:
+            typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB) in {time.perf_counter() - t:.1f}s",
+                       err=True)
+
+    _guard(body)
+
+
+# -- audits (a sub-app: `assay audit fairness ...`; other audits join it) -------------------
+
+audit_app = typer.Typer(no_args_is_help=True, help="Audit a Run: fairness (more audits to come).")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("fairness")
+def audit_fairness(
+    run_dir: Path = typer.Argument(..., help="Run directory"),
+    data: str = typer.Option(..., "--data", "-d", help="rows WITH the true target and the sensitive columns"),
+    sensitive: Optional[str] = typer.Option(None, "--sensitive", help="sensitive columns, e.g. sex,race "
+                                            "(default: those of `fit --sensitive`)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="directory for JSON and plots (default RUN/audit)"),
+    plots: bool = typer.Option(False, "--plots", help="also write PNG plots (group metrics with intervals, Pareto front)"),
+    n_boot: int = typer.Option(1000, "--n-boot", help="bootstrap replicates for the intervals"),
+    min_group_size: int = typer.Option(30, "--min-group-size", help="smaller groups are flagged, not compared"),
+    proxies: bool = typer.Option(True, "--proxies/--no-proxies", help="report features that predict the sensitive columns"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Group metrics (selection rate, TPR, FPR, FNR, precision, AUC; regression: mean error, MAE)
+    per group and intersection with bootstrap 95% intervals, disparities, small-group flags, proxies."""
+    _setup_logging(quiet, False)
+
+    def body():
+        import assay
+        from assay.errors import OptionError
+
+        if n_boot < 50 or min_group_size < 1:
+            raise OptionError("--n-boot must be at least 50 and --min-group-size at least 1")
+        run = assay.load(run_dir)
+        res = run.fairness(data, sensitive, n_boot=n_boot, min_group_size=min_group_size, proxies=proxies)
+        dest = out if out is not None else run_dir / "audit"
+        path = res.save(dest / "fairness.json")
+        _print_fairness(res)
+        if plots:
+            from assay.fairness.plots import plot_group_metrics, plot_pareto
+
+            written = plot_group_metrics(res, dest / "plots")
+            lb_path = run_dir / "leaderboard.csv"
+            pareto = plot_pareto(lb_path, dest / "plots" / "pareto.png", run.meta)
+            for p in written + ([pareto] if pareto else []):
+                typer.echo(f"wrote {p}", err=True)
+        if not quiet:
+            typer.echo(f"wrote {path}", err=True)
+
+    _guard(body)
+
+
+def _print_fairness(res) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console() if Console().is_terminal else Console(width=200)
+    gf = res.group_frame()
+    metrics = [m for m in res.overall]
+    t = Table(title=f"groups ({res.confidence:.0%} bootstrap intervals; * = fewer than {res.min_group_size} rows)")
+    for c in ["attribute", "group", "size", *metrics]:
+        t.add_column(c, justify="left" if c in ("attribute", "group") else "right", no_wrap=True)
+    for _, r in gf.iterrows():
+        cells = [f"{r[m]:.3f} [{r[m + '_lo']:.2f}, {r[m + '_hi']:.2f}]" if r[m] == r[m] else "-" for m in metrics]
+        t.add_row(str(r["attribute"]), str(r["group"]) + (" *" if r["small"] else ""), str(r["size"]), *cells)
+    con.print(t)
+    d = Table(title="disparities (between groups of adequate size)")
+    for c in ("attribute", "disparity", "value", "interval", "note"):
+        d.add_column(c)
+    for x in res.disparities:
+        ok = x["estimable"]
+        d.add_row(x["attribute"], x["name"], f"{x['value']:.3f}" if ok else "-",
+                  f"[{x['lo']:.3f}, {x['hi']:.3f}]" if ok else "-",
+                  x["note"] or (f"left out: {', '.join(x['excluded'])}" if x["excluded"] else ""))
+    con.print(d)
+    flagged = [p for p in res.proxies if p["proxy"]]
+    if res.proxies:
+        con.print("proxies (AUC of predicting the sensitive column): " + (", ".join(
+            f"{p['feature']} -> {p['sensitive']} {p['auc']:.2f}" for p in flagged) or "none at or above 0.70; "
+            + ", ".join(f"{p['feature']} -> {p['sensitive']} {p['auc']:.2f}" for p in res.proxies[:3])))
+    for w in res.warnings:
+        con.print(f"[yellow]note[/]: {w}")
+
+
+@app.command()
+def mitigate(
+    run_dir: Path = typer.Argument(..., help="Run directory"),
+    constraint: str = typer.Option(..., "--constraint", "-c", help="demographic_parity | equalized_odds | "
+                                   "equal_opportunity (optionally NAME<=BOUND)"),
+    out: Path = typer.Option(..., "--out", "-o", help="directory of the new (mitigated) Run"),
+    sensitive: Optional[str] = typer.Option(None, "--sensitive", help="sensitive columns (default: those of "
+                                            "`fit --sensitive`); several = their intersection"),
+    data: Optional[str] = typer.Option(None, "--data", "-d", help="the training table (needed when the Run was "
+                                       "fitted without --sensitive, and for the refitting methods)"),
+    method: str = typer.Option("shift", "--method", help="shift (group thresholds on out-of-fold margins, "
+                               "continuous scores) | threshold_optimizer | exponentiated_gradient | reweighing"),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="largest difference allowed on the "
+                                              "out-of-fold predictions (default 0.02)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing Run at --out"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Write a new Run whose predictions satisfy a fairness constraint (the Run given is unchanged)."""
+    _setup_logging(quiet, False)
+
+    def body():
+        import assay
+        from assay.fairness.mitigate import mitigate as do_mitigate
+
+        if Path(out).resolve() == Path(run_dir).resolve():
+            from assay.errors import OptionError
+
+            raise OptionError("--out is the Run being mitigated; choose a new directory (nothing was changed)")
+        run = assay.load(run_dir)
+        new = do_mitigate(run, constraint, sensitive, data=data, method=method, tolerance=tolerance,
+                          out=out, overwrite=overwrite)
+        if not quiet:
+            mi = new.meta["mitigation"]
+            b, a = mi["oof_before"], mi.get("oof_after")
+            typer.echo(f"{mi['method']} for {mi['constraint']} over {', '.join(mi['sensitive'])} "
+                       f"({mi['seconds']:.2f}s): out-of-fold disparity {b['disparity']:.4f}"
+                       + (f" -> {a['disparity']:.4f}, {run.metric} {b[run.metric]:.4f} -> {a[run.metric]:.4f}, "
+                          f"accuracy {b['accuracy']:.4f} -> {a['accuracy']:.4f}" if a else ""))
+            if mi.get("note"):
+                typer.echo(f"note: {mi['note']}", err=True)
+            typer.echo(f"Run saved to {new.path}")
+
+    _guard(body)
+
+
+
+@app.command()
+def serve(
+    run_dir: Path = typer.Argument(..., help="Run directory"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (0.0.0.0: every interface)"),
+    port: int = typer.Option(8000, "--port", help="TCP port"),
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="ASSAY_API_KEY",
+                                          help="require header X-API-Key on every endpoint but /health "
+                                               "(or set ASSAY_API_KEY)"),
+    engine: str = typer.Option("python", "--engine", help="python | onnx (needs `assay export RUN --format onnx`)"),
+    workers: int = typer.Option(1, "--workers", help="server processes (each loads the model)"),
+    max_body_mb: float = typer.Option(10.0, "--max-body-mb", help="largest request body (413 above it)"),
+    background: Optional[str] = typer.Option(None, "--background", help="training-like rows used as SHAP "
+                                             "background by /explain (default: the posted rows)"),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="log every request"),
+):
+    """Serve a Run over HTTP: POST /predict and /explain, GET /health and /metadata, the
+    OpenAPI schema at /openapi.json and a dashboard at /."""
+    def body():
+        from assay.serve.app import serve as run_server
+
+        run_server(run_dir, host=host, port=port, api_key=api_key, engine=engine, workers=workers,
+                   max_body_bytes=int(max_body_mb * 1024 * 1024), background=background, access_log=access_log)
+
+    _guard(body)
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="Run directory"),
+    fmt: str = typer.Option("onnx", "--format", help="onnx (the only format so far)"),
+    data: Optional[str] = typer.Option(None, "--data", help="held-out rows to verify the export on "
+                                       "(default: synthetic rows from the schema, a weaker check)"),
+    allow_partial: bool = typer.Option(False, "--allow-partial", help="export the members that convert "
+                                       "when others do not (a smaller ensemble; its difference is reported)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+):
+    """Write RUN/model.onnx (preprocessing + ensemble in one ONNX graph), verified against the
+    Python model, and RUN/export.json with the verification numbers."""
+    _setup_logging(quiet, False)
+
+    def body():
+        from assay.errors import OptionError
+
+        if fmt != "onnx":
+            raise OptionError(f"unknown export format {fmt!r}; choose: onnx")
+        from assay.export import export_onnx
+
+        rep = export_onnx(run_dir, data=data, allow_partial=allow_partial)
+        if quiet:
+            return
+        what = "probabilities" if rep.label_agreement is not None else "predictions"
+        typer.echo(f"wrote {run_dir / rep.path} ({rep.size_bytes / 1e6:.1f} MB); max abs difference of {what} "
+                   f"vs Python: {rep.max_abs_diff:.2g} on {rep.n_rows} rows of {rep.verified_on}")
+        for m in rep.members:
+            if not m["converted"]:
+                typer.echo(f"left out {m['member']} (weight {m['weight']:.3g}): {m['reason']}", err=True)
+        if rep.max_abs_diff_vs_run is not None:
+            typer.echo(f"partial export: differs from the Run's model by up to {rep.max_abs_diff_vs_run:.3g}",
+                       err=True)
+
+    _guard(body)
+
+
 def _explain_rules(run, data, dest: Path) -> None:
     from assay.audit.rules import surrogate, tree_rules
     from assay.errors import OptionError
@@ -328,7 +566,7 @@ def _print_leaderboard(lb, top=None) -> None:
     from rich.table import Table
 
     wanted = ["rank", "model", "status", *[c for c in lb.columns if c.startswith("cv_")],
-              "ensemble_weight", "fit_s", "predict_rows_per_s", "trial_s"]
+              "disparity", "pareto", "ensemble_weight", "fit_s", "predict_rows_per_s", "trial_s"]
     cols = [c for c in wanted if c in lb.columns]
     shown = lb if top is None else lb.head(top)
     table = Table(show_lines=False)

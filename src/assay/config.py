@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field, fields
 
 from assay.errors import OptionError
@@ -28,6 +27,9 @@ class FitConfig:
     refit: str = "auto"                  # auto | full | folds
     verbosity: int = 1                   # 0 quiet, 1 progress, 2 verbose logs
     monotone: dict[str, int] | None = None  # {raw column: +1 / -1}; only monotone-capable families
+    sensitive: list[str] | None = None   # sensitive columns: kept out of the features, recorded for audits
+    allow_sensitive_features: bool = False  # ... unless this is set
+    fairness: str | None = None          # e.g. "equalized_odds<=0.05": NSGA-II over (metric, disparity)
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -44,12 +46,26 @@ class FitConfig:
             raise OptionError(f"n_folds must be at least 2, got {self.n_folds}")
         if self.monotone is not None:
             self.monotone = _monotone_values(self.monotone)
+        if self.sensitive is not None or self.fairness is not None:
+            from assay.fairness.groups import parse_constraint, sensitive_list
+
+            self.sensitive = sensitive_list(self.sensitive) or None
+            if self.fairness is not None:
+                parse_constraint(self.fairness)
+                if not self.sensitive:
+                    raise OptionError("a fairness constraint needs the sensitive columns "
+                                      "(--sensitive, e.g. --sensitive sex)")
         if self.time_limit is None and self.max_trials is None:
             raise OptionError("give a time limit or a maximum number of trials (or both)")
 
     @property
     def threads(self) -> int:
-        return self.n_jobs or os.cpu_count() or 1
+        """Threads per trial: `n_jobs`, or the cores free right now (assay.compute.cores)."""
+        if self.n_jobs:
+            return self.n_jobs
+        from assay.compute.cores import free_cores
+
+        return free_cores()
 
     def to_dict(self) -> dict:
         return asdict(self)

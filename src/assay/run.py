@@ -16,7 +16,8 @@ from assay.data.schema import Schema
 
 class Run:
     def __init__(self, *, schema: Schema, model, leaderboard: pd.DataFrame, meta: dict,
-                 path: str | None = None, trials_db: str | None = None, arrays: dict | None = None):
+                 path: str | None = None, trials_db: str | None = None, arrays: dict | None = None,
+                 candidates: dict | None = None):
         self.schema = schema
         self.model = model
         self._leaderboard = leaderboard
@@ -24,6 +25,7 @@ class Run:
         self.path = Path(path) if path else None
         self._trials_db = trials_db
         self._arrays = arrays
+        self._candidates = dict(candidates or {})   # name -> fitted single model (loaded lazily)
 
     # -- what it is -------------------------------------------------------
     @property
@@ -53,6 +55,29 @@ class Run:
             self._arrays = store.read_arrays(self.path) if self.path else {}
         return self._arrays
 
+    # -- the models a Run keeps ---------------------------------------------
+    def models(self) -> list[str]:
+        """Names `predict(..., model=NAME)` accepts: "ensemble" (the default) and the best
+        single model of each family (e.g. "lightgbm#3"; a family name picks its best)."""
+        return ["ensemble"] + sorted(set(self._candidates) | set(self.meta.get("candidates") or {}))
+
+    def model_for(self, name: str | None = None):
+        """The fitted model called `name` (see `models()`); None or "ensemble": the final model."""
+        if name is None or name == "ensemble":
+            return self.model
+        names = self.models()[1:]
+        if name not in names:        # a family name: its best (the only one kept per family)
+            by_family = [n for n in names if n.split("#")[0] == name]
+            if len(by_family) != 1:
+                from assay.errors import OptionError
+
+                raise OptionError(f"this Run keeps no model called {name!r}; choose from: "
+                                  + ", ".join(self.models()))
+            name = by_family[0]
+        if name not in self._candidates:
+            self._candidates[name] = store.read_candidate(self.path, name, self.meta["candidates"])
+        return self._candidates[name]
+
     # -- predictions ------------------------------------------------------
     def features(self, data) -> pd.DataFrame:
         """The model-ready feature columns of `data` (checked and coerced to the schema)."""
@@ -68,41 +93,50 @@ class Run:
             from assay import log
 
             log.info(note)
+        for col in getattr(self.model, "sensitive_columns", None) or []:
+            if col in df.columns and col not in X.columns:   # a fairness-mitigated model reads it
+                X[col] = df[col].to_numpy()
         return X
 
-    def predict_output(self, data) -> np.ndarray:
-        """Probabilities (n, K) or values (n,), in the encoded class order."""
-        return self.model.predict_output(self.features(data))
+    def predict_output(self, data, model: str | None = None) -> np.ndarray:
+        """Probabilities (n, K) or values (n,), in the encoded class order. `model`: one of
+        `models()` (default: the final ensemble)."""
+        return self.model_for(model).predict_output(self.features(data))
 
-    def predict(self, data) -> np.ndarray:
+    def predict(self, data, model: str | None = None) -> np.ndarray:
         """Labels in the user's own classes (classification) or values (regression)."""
-        out = self.predict_output(data)
+        out = self.predict_output(data, model)
         if self.task == "regression":
             return out
-        from assay.data.validate import decode_target
+        return self._labels(out, model)
 
-        return decode_target(out.argmax(axis=1), self.schema)
-
-    def predict_proba(self, data) -> pd.DataFrame:
+    def predict_proba(self, data, model: str | None = None) -> pd.DataFrame:
         if self.task == "regression":
             from assay.errors import OptionError
 
             raise OptionError("predict_proba is for classification; this Run is a regression")
-        out = self.predict_output(data)
+        out = self.predict_output(data, model)
         return pd.DataFrame(out, columns=[str(c) for c in self.classes])
 
-    def predict_frame(self, data) -> pd.DataFrame:
+    def _labels(self, out: np.ndarray, model: str | None = None) -> np.ndarray:
+        """Class labels from probabilities: the model's tuned decision rule where it has one
+        (a threshold for a threshold metric), else the most probable class."""
+        from assay.data.validate import decode_target
+
+        decide = getattr(self.model_for(model), "decide", None)
+        codes = decide(out) if decide is not None else out.argmax(axis=1)
+        return decode_target(codes, self.schema)
+
+    def predict_frame(self, data, model: str | None = None) -> pd.DataFrame:
         """The input rows with `prediction` (and one `proba_<class>` column per class) added."""
         from assay.data.io import read_table
 
         res = read_table(data, what="prediction data")   # our own copy: the user's data is untouched
-        out = self.model.predict_output(self._align(res))
+        out = self.model_for(model).predict_output(self._align(res))
         if self.task == "regression":
             res["prediction"] = out
         else:
-            from assay.data.validate import decode_target
-
-            res["prediction"] = decode_target(out.argmax(axis=1), self.schema)
+            res["prediction"] = self._labels(out, model)
             for j, c in enumerate(self.classes):
                 res[f"proba_{c}"] = out[:, j]
         return res
@@ -114,6 +148,19 @@ class Run:
 
         return explain(self, data, rows, **kw)
 
+    def report(self, data=None, out=None, **kw):
+        """Write the HTML report of this Run (see `assay.report.build_report`); returns its path."""
+        from assay.report import build_report
+
+        return build_report(self, data, out, **kw)
+
+    def fairness(self, data, sensitive=None, **kw):
+        """Group metrics and disparities with bootstrap intervals, and proxies, for the rows of
+        `data` (with their true target); see `assay.fairness.metrics.fairness_audit`."""
+        from assay.fairness.metrics import fairness_audit
+
+        return fairness_audit(self, data, sensitive, **kw)
+
     # -- persistence ------------------------------------------------------
     def keep_trials_db_in_memory(self) -> None:
         """Hold the Optuna study's SQLite file as bytes (for a Run not yet saved)."""
@@ -124,9 +171,11 @@ class Run:
         db = self._trials_db
         if db is None and self.path is not None:
             db = str(self.path / store.TRIALS_DB)
+        candidates = {name: self.model_for(name) for name in self.models()[1:]}
         self.path = store.write_run(path, meta=self.meta, leaderboard=self._leaderboard,
                                     model=self.model, trials_db=db, overwrite=overwrite,
-                                    arrays=self.oof())
+                                    arrays=self.oof(), candidates=candidates)
+        self.meta["candidates"] = {n: store.candidate_file(n) for n in candidates}
         self._trials_db = str(self.path / store.TRIALS_DB)
         return self.path
 

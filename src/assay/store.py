@@ -4,6 +4,9 @@
     NAME/leaderboard.csv   one row per trial
     NAME/trials.db         Optuna storage (SQLite)
     NAME/models/final.pkl  the fitted final model (ensemble)
+    NAME/models/candidates/<family>_<trial>.pkl
+                           the best single model of each family (its fold models), for
+                           `predict(..., model=NAME)`; run.json "candidates" maps names to files
 
 A Run is written into a temporary sibling directory and renamed into place, so
 an interrupted or failed write never leaves a half Run, and an existing Run is
@@ -28,6 +31,7 @@ LEADERBOARD = "leaderboard.csv"
 TRIALS_DB = "trials.db"
 MODEL = os.path.join("models", "final.pkl")
 OOF = "oof.npz"
+CANDIDATES = os.path.join("models", "candidates")
 
 
 def is_run_dir(path: Path) -> bool:
@@ -54,7 +58,8 @@ def check_writable_target(path, overwrite: bool) -> Path:
 
 
 def write_run(path, *, meta: dict, leaderboard, model, trials_db: str | bytes | None, overwrite: bool,
-              arrays: dict | None = None) -> Path:
+              arrays: dict | None = None, candidates: dict | None = None) -> Path:
+    """`candidates`: {model name: fitted model} kept beside the final model."""
     path = check_writable_target(path, overwrite)
     parent = path.parent
     try:
@@ -67,6 +72,13 @@ def write_run(path, *, meta: dict, leaderboard, model, trials_db: str | bytes | 
         with open(tmp / MODEL, "wb") as fh:
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
         leaderboard.to_csv(tmp / LEADERBOARD, index=False)
+        files = {}
+        if candidates:
+            (tmp / CANDIDATES).mkdir()
+            for name, cand in candidates.items():
+                files[name] = candidate_file(name)
+                with open(tmp / CANDIDATES / files[name], "wb") as fh:
+                    pickle.dump(cand, fh, protocol=pickle.HIGHEST_PROTOCOL)
         if arrays:
             import numpy as np
 
@@ -75,7 +87,7 @@ def write_run(path, *, meta: dict, leaderboard, model, trials_db: str | bytes | 
             (tmp / TRIALS_DB).write_bytes(trials_db)
         elif trials_db and os.path.exists(trials_db):
             shutil.copy2(trials_db, tmp / TRIALS_DB)
-        meta = dict(meta, format_version=FORMAT_VERSION)
+        meta = dict(meta, format_version=FORMAT_VERSION, candidates=files)
         (tmp / RUN_JSON).write_text(json.dumps(meta, indent=2, default=_json_default))
         _swap_into_place(tmp, path)
     except OSError as e:
@@ -128,6 +140,16 @@ def read_arrays(path) -> dict:
         return {}
     with np.load(p) as z:
         return {k: z[k] for k in z.files}
+
+
+def candidate_file(name: str) -> str:
+    """'lightgbm#3' -> 'lightgbm_3.pkl' (no characters a file system dislikes)."""
+    return "".join(ch if ch.isalnum() else "_" for ch in name) + ".pkl"
+
+
+def read_candidate(path, name: str, files: dict):
+    with open(Path(path) / CANDIDATES / files[name], "rb") as fh:
+        return pickle.load(fh)
 
 
 def read_model(path):

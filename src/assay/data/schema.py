@@ -160,8 +160,15 @@ def value_key(v: Any) -> Any:
     return str(v)
 
 
+_SMALL = 32           # level_strings: up to this many values, convert one by one
+
+
 def level_strings(s: pd.Series) -> pd.Series:
     """A column as canonical level strings: object dtype, Python str, np.nan for missing."""
+    if len(s) <= _SMALL:  # a few rows (serving): per value, skipping pandas' per-call overhead
+        vals = np.empty(len(s), dtype=object)
+        vals[:] = [np.nan if _is_missing(v) else value_key(v) for v in s.tolist()]
+        return pd.Series(vals, index=s.index, dtype=object, name=s.name)
     try:
         codes, uniques = pd.factorize(s, use_na_sentinel=True)
     except TypeError:  # unhashable values (lists, dicts from JSON)

@@ -246,6 +246,8 @@ def align_for_predict(df: Any, schema: Schema) -> tuple[pd.DataFrame, list[str]]
         notes.append(f"ignored {len(extra)} column{'s' if len(extra) > 1 else ''} not seen in training: {shown}")
     for spec in schema.features:
         n_inf, n_bad = stats[spec.name]
+        if not (n_bad or n_inf):      # the usual case: nothing to report (and no per-column pandas calls)
+            continue
         raw = frame[spec.name]
         n_present = int(raw.notna().sum())
         if spec.kind == NUMERIC and n_present and n_bad > MAX_UNPARSEABLE_AT_PREDICT * n_present:

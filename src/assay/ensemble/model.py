@@ -38,6 +38,7 @@ class EnsembleModel:
     task: str
     n_classes: int
     members: list[Member]
+    offsets: np.ndarray | None = None   # label rule for threshold metrics (ensemble/decision.py)
 
     def predict_margin(self, X) -> np.ndarray:
         if len(X) == 0:
@@ -51,6 +52,12 @@ class EnsembleModel:
         if len(X) == 0 and self.task != "regression":
             return np.zeros((0, self.n_classes))
         return from_margin(self.predict_margin(X), self.task)
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Class codes from `predict_output` probabilities (argmax, or the tuned rule)."""
+        from assay.ensemble.decision import decide
+
+        return decide(proba, getattr(self, "offsets", None))
 
     def describe(self) -> list[dict]:
         return [{"member": m.name, "family": m.family, "trial": m.trial_id,

@@ -117,8 +117,15 @@ def _as_float(s: pd.Series) -> pd.Series:
     return pd.Series(pd.array(s, dtype="Float64").to_numpy(dtype="float64", na_value=np.nan), index=s.index)
 
 
+_SMALL = 32     # up to this many rows, convert values one by one (same result, less overhead)
+
+
 def _as_str_object(s: pd.Series) -> pd.Series:
     """Object dtype of Python str with np.nan for missing (what sklearn's encoders expect)."""
+    if len(s) <= _SMALL:  # a few rows (serving): per value, skipping pandas' per-call overhead
+        vals = np.empty(len(s), dtype=object)
+        vals[:] = [v if isinstance(v, str) else (np.nan if _isna(v) else str(v)) for v in s.tolist()]
+        return pd.Series(vals, index=s.index, name=s.name, dtype=object)
     o = s.astype(object)
     if pd.api.types.infer_dtype(o, skipna=True) not in ("string", "empty"):
         o = o.map(lambda v: v if isinstance(v, str) else (np.nan if _isna(v) else str(v)))
@@ -178,6 +185,7 @@ class NativeFrame(TransformerMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X, y=None):
+        self.__dict__.pop("_dtype_cache", None)
         s = self.schema
         self.num_ = s.of_kind(NUMERIC, BOOLEAN)
         self.cat_ = s.of_kind(CATEGORICAL, HIGH_CARDINALITY)
@@ -202,11 +210,12 @@ class NativeFrame(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         blocks = [X[self.num_].astype("float64")]
-        cats = {
-            # unseen levels -> NaN (masked first: pandas will refuse values outside the categories)
-            c: pd.Categorical(X[c].where(X[c].isin(self.levels_[c])), categories=self.levels_[c])
-            for c in self.cat_
-        }
+        dtypes = self._category_dtypes()
+        # unseen levels (and missing) -> code -1 = NaN; the dtypes (with their hash tables) are
+        # built once per fitted transformer, not on every call
+        cats = {c: pd.Categorical.from_codes(dtypes[c].categories.get_indexer(X[c].to_numpy(dtype=object)),
+                                             dtype=dtypes[c])
+                for c in self.cat_}
         blocks.append(pd.DataFrame(cats, index=X.index, columns=self.cat_))
         for enc, cols in ((self.dt_, "dt"), (self.freq_, "hc"), (self.text_, "text")):
             if enc is not None:
@@ -218,6 +227,13 @@ class NativeFrame(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(self.columns_, dtype=object)
+
+    def _category_dtypes(self) -> dict:
+        cache = self.__dict__.get("_dtype_cache")
+        if cache is None:
+            cache = {c: pd.CategoricalDtype(self.levels_[c]) for c in self.cat_}
+            self.__dict__["_dtype_cache"] = cache
+        return cache
 
 
 def _safe_names(names) -> list[str]:

@@ -60,6 +60,7 @@ from assay.models.base import Capabilities, ModelFamily, ProblemInfo
 N_ESTIMATORS_CAP = 2000
 EARLY_STOPPING_ROUNDS = 50
 MIN_ROWS_FOR_EARLY_STOPPING = 40
+SMALL_PREDICT_ROWS = 256      # LightGBM scores up to this many rows on one thread
 
 
 def inner_split(y, n: int, fraction: float, seed: int, stratify: bool):
@@ -150,7 +151,7 @@ class _BoosterLearner(BaseEstimator):
         if self.constant_ is not None:
             out[:, self.constant_] = 1.0
         else:
-            out[:, self.present_] = self.model_.predict_proba(self._to_library(X))
+            out[:, self.present_] = self.model_.predict_proba(self._to_library(X), **self._predict_kw(X.shape[0]))
         return out
 
     def predict(self, X):
@@ -158,7 +159,8 @@ class _BoosterLearner(BaseEstimator):
             return self.predict_proba(X).argmax(axis=1)
         if X.shape[0] == 0:
             return np.zeros(0)
-        return np.asarray(self.model_.predict(self._to_library(X)), dtype=float).ravel()
+        return np.asarray(self.model_.predict(self._to_library(X), **self._predict_kw(X.shape[0])),
+                          dtype=float).ravel()
 
     @property
     def booster_(self):
@@ -167,6 +169,10 @@ class _BoosterLearner(BaseEstimator):
 
     def _to_library(self, X):
         return X
+
+    def _predict_kw(self, n_rows: int) -> dict:
+        """Extra predict arguments of the library (LightGBM: one thread for a few rows)."""
+        return {}
 
     def _fit_library(self, X, y, w, valid, rounds, params, deadline):
         raise NotImplementedError
@@ -203,6 +209,10 @@ class _LightGBMDeadline:
 
 
 class LightGBMLearner(_BoosterLearner):
+    def _predict_kw(self, n_rows: int) -> dict:
+        # waking an OpenMP team costs more than scoring a few rows (and much more on busy cores)
+        return {"num_threads": 1} if n_rows <= SMALL_PREDICT_ROWS else {}
+
     def _fit_library(self, X, y, w, valid, rounds, params, deadline):
         import lightgbm as lgb
 

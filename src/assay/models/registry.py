@@ -10,6 +10,7 @@ def _all_families() -> list[ModelFamily]:
     # Imports are local so that `import assay` stays fast.
     from assay.models.boosters import CatBoostFamily, LightGBMFamily, XGBoostFamily
     from assay.models.forests import ExtraTreesFamily, RandomForestFamily
+    from assay.models.hist_gb import HistGBFamily
     from assay.models.knn import KNNFamily
     from assay.models.linear import LinearFamily
     from assay.models.mlp import MLPFamily
@@ -19,6 +20,7 @@ def _all_families() -> list[ModelFamily]:
     return [
         LightGBMFamily(),
         LinearFamily(),
+        HistGBFamily(),
         CatBoostFamily(),
         XGBoostFamily(),
         ExtraTreesFamily(),

@@ -55,8 +55,10 @@ def predict_output(estimator, X, task: str) -> np.ndarray:
 def evaluate(spec: TrialSpec) -> TrialOutcome:
     from assay.metrics import get_metric
     from assay.models.registry import get_family
+    from assay.search.imbalance import fit_with, split_params
 
     X, y = load_training_data(spec.data_path)
+    params, imbalance = split_params(spec.params)
     family = get_family(spec.family)
     metric = get_metric(spec.metric, spec.info.task)
     n = len(y)
@@ -68,9 +70,9 @@ def evaluate(spec: TrialSpec) -> TrialOutcome:
     t_start = time.perf_counter()
     for i, (train_idx, val_idx) in enumerate(spec.folds):
         info = _with_time_allowance(spec.info, spec.time_budget, t_start, len(spec.folds) - i)
-        est = family.build(dict(spec.params), info)
+        est = family.build(dict(params), info)
         t = time.perf_counter()
-        est.fit(X.iloc[train_idx], y[train_idx])
+        fit_with(est, X.iloc[train_idx], y[train_idx], imbalance, spec.info.seed)
         fit_s += time.perf_counter() - t
         t = time.perf_counter()
         pred = predict_output(est, X.iloc[val_idx], spec.info.task)
@@ -118,12 +120,14 @@ def fit_full(family_name: str, params: dict, info: ProblemInfo, data_path: str, 
              time_budget: float | None = None) -> float:
     """Refit one configuration on all training rows and save it; returns fit seconds."""
     from assay.models.registry import get_family
+    from assay.search.imbalance import fit_with, split_params
 
     X, y = load_training_data(data_path)
     info = _with_time_allowance(info, time_budget, time.perf_counter(), 1)
-    est = get_family(family_name).build(dict(params), info)
+    params, imbalance = split_params(params)
+    est = get_family(family_name).build(params, info)
     t = time.perf_counter()
-    est.fit(X, y)
+    fit_with(est, X, y, imbalance, info.seed)
     elapsed = time.perf_counter() - t
     with open(model_path, "wb") as fh:
         pickle.dump(est, fh, protocol=pickle.HIGHEST_PROTOCOL)

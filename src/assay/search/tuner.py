@@ -64,9 +64,23 @@ def _default_queue(families: list[ModelFamily], info: ProblemInfo) -> list[tuple
     return queue
 
 
+def _with_imbalance(trial, family: ModelFamily, info: ProblemInfo, params: dict) -> dict:
+    """Add the class-imbalance strategy to a sampled configuration (search/imbalance.py)."""
+    from assay.search.imbalance import PARAM, choices
+
+    options = choices(family, info)
+    if len(options) > 1:
+        params = {**params, PARAM: trial.suggest_categorical(f"{family.name}.{PARAM}", options)}
+    return params
+
+
 class Search:
     def __init__(self, *, families, info: ProblemInfo, metric: Metric, config: FitConfig,
-                 budget: Budget, executor: Executor, workdir: str, folds, progress):
+                 budget: Budget, executor: Executor, workdir: str, folds, progress,
+                 fairness=None):
+        # fairness: an assay.fairness.objective.SearchObjective (fit --fairness) or None; with
+        # it the study is multi-objective (NSGA-II over metric and out-of-fold disparity)
+        self.fairness = fairness
         if info.extra.get("monotone"):   # constraints reach families in info.extra; only capable ones search
             families = [f for f in families if f.capabilities.monotone]
         self.families = {f.name: f for f in families}
@@ -87,8 +101,10 @@ class Search:
         with open(self.data_path, "wb") as fh:
             pickle.dump((X, y), fh, protocol=pickle.HIGHEST_PROTOCOL)
         storage = f"sqlite:///{os.path.join(self.workdir, 'trials.db')}"
-        study = optuna.create_study(study_name="assay", storage=storage, direction="maximize",
-                                    sampler=_make_sampler(self.config), load_if_exists=True)
+        objectives = (self.fairness.study_args(self.config.seed) if self.fairness is not None
+                      else {"direction": "maximize", "sampler": _make_sampler(self.config)})
+        study = optuna.create_study(study_name="assay", storage=storage, load_if_exists=True,
+                                    **objectives)
         queue = _default_queue(list(self.families.values()), self.info)
         names = list(self.families)
         interrupted = False
@@ -105,12 +121,14 @@ class Search:
                     trial = study.ask()
                     family_name = trial.suggest_categorical("family", names)
                     params = self.families[family_name].search_space(trial, self.info)
+                    params = _with_imbalance(trial, self.families[family_name], self.info, params)
                     source = self.config.search
                 record = self._evaluate(trial.number, family_name, params, source)
                 trial.set_user_attr("params", params)
                 trial.set_user_attr("status", record.status)
                 if record.ok:
-                    study.tell(trial, record.score)
+                    study.tell(trial, record.score if self.fairness is None
+                               else self.fairness.values(record))
                 else:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 self.records.append(record)
@@ -164,6 +182,8 @@ class Search:
             if r.family not in seen:
                 keep.add(r.trial_id)
                 seen.add(r.family)
+        if self.fairness is not None:    # Pareto front and trials meeting the constraint stay candidates
+            keep |= self.fairness.keep(ok)
         for r in ok:
             if r.trial_id not in keep:
                 try:

@@ -1,0 +1,30 @@
+"""How many threads a trial should use: the cores this process may run on, less the
+cores other programs keep busy.
+
+Why: the boosters (LightGBM, XGBoost, HistGradientBoosting) parallelise with OpenMP,
+whose threads wait for each other at every round. When other programs already use the
+cores, those waits stretch into scheduler time slices: measured on a 2-core machine at a
+load of 8, a HistGradientBoosting fit on 1,728 rows took 15 s with 2 threads and 0.55 s
+with 1. So with `n_jobs` unset, assay asks for the cores that are free right now (the
+one-minute load average rounded, taken off the usable cores, at least one).
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def free_cores() -> int:
+    cores = usable_cores()
+    try:
+        busy = int(os.getloadavg()[0] + 0.5)
+    except (AttributeError, OSError):     # no load average (Windows)
+        return cores
+    return max(1, min(cores, cores - busy))

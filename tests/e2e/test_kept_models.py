@@ -1,0 +1,59 @@
+"""A Run keeps the best model of each family: predict with it, see its throughput."""
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import assay
+from assay.cli import app
+from assay.errors import OptionError
+from tests.conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    df = pd.read_csv(DATA / "car.csv.gz")
+    run = assay.fit(df, "class", time_limit=None, max_trials=5, families=["hist_gb", "linear", "lightgbm"],
+                    verbosity=0)
+    return df, run, run.save(tmp_path_factory.mktemp("kept") / "run")
+
+
+def test_models_listed_and_leaderboard_marks_them(saved):
+    df, run, path = saved
+    names = run.models()
+    assert names[0] == "ensemble" and {n.split("#")[0] for n in names[1:]} == {"hist_gb", "linear", "lightgbm"}
+    lb = run.leaderboard()
+    assert set(lb.loc[lb["kept"], "model"]) == set(names)
+    ens = lb.loc[lb["model"] == "ensemble"].iloc[0]
+    assert ens["predict_rows_per_s"] > 0
+    # the kept single model is the best of its family on the leaderboard
+    for name in names[1:]:
+        fam = lb[lb["family"] == name.split("#")[0]].sort_values("cv_log_loss")
+        assert fam.iloc[0]["model"] == name
+
+
+def test_predict_with_a_kept_model_after_load(saved):
+    df, run, path = saved
+    X = df.drop(columns=["class"]).head(40)
+    loaded = assay.load(path)
+    assert loaded.models() == run.models()
+    name = [n for n in run.models() if n.startswith("linear")][0]
+    by_family = loaded.predict_proba(X, model="linear").to_numpy()
+    np.testing.assert_allclose(by_family, loaded.predict_proba(X, model=name).to_numpy())
+    np.testing.assert_allclose(by_family, run.predict_proba(X, model=name).to_numpy())
+    # a different model than the ensemble, but a proper probability matrix
+    assert not np.allclose(by_family, loaded.predict_proba(X).to_numpy())
+    np.testing.assert_allclose(by_family.sum(1), 1.0, atol=1e-9)
+    with pytest.raises(OptionError, match="keeps no model called 'knn'"):
+        loaded.predict(X, model="knn")
+
+
+def test_cli_predict_model_option(saved, tmp_path):
+    df, run, path = saved
+    data = tmp_path / "rows.csv"
+    df.head(5).to_csv(data, index=False)
+    res = CliRunner().invoke(app, ["predict", str(path), str(data), "--model", "hist_gb"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0].endswith("proba_vgood") and len(res.output.splitlines()) == 6
+    res = CliRunner().invoke(app, ["predict", str(path), str(data), "--model", "nope"])
+    assert res.exit_code == 2 and "keeps no model called 'nope'" in res.output
