@@ -1,7 +1,8 @@
 """Load test of `assay serve`: single-row POST /predict against a served adult Run on loopback.
 
-    .venv/bin/python benchmarks/serve_load.py [--run DIR] [--fit-time 30] [--engine python|onnx]
-        [--workers 1] [--rate 200] [--duration 20] [--steps 25,50,100,200,300,400,600,800]
+    .venv/bin/python benchmarks/serve_load.py [--run DIR | --work DIR --fit-time 30 --families F,..]
+        [--engine python|onnx]
+        [--workers 1] [--rate 200] [--duration 20] [--steps 10,25,50,100,150,200,300,400,600]
         [--step-duration 10] [--out benchmarks/results/serve_load.jsonl]
 
 1. Fits adult (../shared/datasets/adult.csv.gz) with `--fit-time` seconds unless `--run` is given;
@@ -11,7 +12,7 @@
    Request i is due at t0 + i/rate whatever happened before; its latency is measured from that
    due time (not from when a connection was free), so a stalled server shows as latency
    (no coordinated omission). Requests go over a pool of keep-alive HTTP/1.1 connections
-   (raw asyncio streams: the client's own cost per request is a few tens of microseconds).
+   (raw asyncio streams with uvloop, no HTTP library: little client work per request).
    A request not answered within `--timeout` s counts as an error.
 4. First `--rate` for `--duration` s (p50/p90/p99/max latency, errors); then each rate of
    `--steps` for `--step-duration` s until one is not sustained. Sustained = every request
@@ -228,11 +229,12 @@ def main() -> None:
     p.add_argument("--run", type=Path, help="a served Run (default: fit adult into --work)")
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_serve_adult")
     p.add_argument("--fit-time", type=float, default=30.0)
+    p.add_argument("--families", help="families for the fit, e.g. lightgbm,xgboost,linear (ONNX-exportable)")
     p.add_argument("--engine", default="python", choices=["python", "onnx"])
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--rate", type=float, default=200.0)
     p.add_argument("--duration", type=float, default=20.0)
-    p.add_argument("--steps", default="25,50,100,200,300,400,600,800")
+    p.add_argument("--steps", default="10,25,50,100,150,200,300,400,600")
     p.add_argument("--step-duration", type=float, default=10.0)
     p.add_argument("--slo-ms", type=float, default=25.0)
     p.add_argument("--timeout", type=float, default=5.0)
@@ -246,7 +248,8 @@ def main() -> None:
         if not (run_dir / "run.json").exists():
             print(f"fitting adult for {a.fit_time:.0f} s into {run_dir} ...", file=sys.stderr)
             _assay("fit", str(SHARED / "adult.csv.gz"), "--target", "class", "--time-limit", str(a.fit_time),
-                   "--out", str(run_dir), "--overwrite", "--quiet")
+                   "--out", str(run_dir), "--overwrite", "--quiet",
+                   *(["--families", a.families] if a.families else []))
     meta = json.loads((run_dir / "run.json").read_text())
     if a.engine == "onnx" and not (run_dir / "model.onnx").exists():
         _assay("export", str(run_dir), "--format", "onnx")

@@ -60,7 +60,9 @@ def fit(
     task: Optional[str] = typer.Option(None, "--task", help="binary | multiclass | regression (default: inferred)"),
     metric: Optional[str] = typer.Option(None, "--metric", help="roc_auc, log_loss, accuracy, balanced_accuracy, f1, rmse, mae, r2"),
     families: Optional[str] = typer.Option(None, "--families", help="comma-separated model families (default: all installed)"),
-    search: str = typer.Option("tpe", "--search", help="tpe | random"),
+    search: str = typer.Option("tpe", "--search", help="tpe | random | cmaes"),
+    pruner: str = typer.Option("median", "--pruner", help="stop bad configurations after a fold: "
+                               "median | hyperband | none"),
     folds: Optional[int] = typer.Option(None, "--folds", help="CV folds (default by data size)"),
     seed: int = typer.Option(0, "--seed"),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="threads per trial (default all cores)"),
@@ -86,7 +88,7 @@ def fit(
         fams = [f.strip() for f in families.split(",") if f.strip()] if families else None
         cfg = FitConfig(time_limit=time_limit if time_limit and time_limit > 0 else None,
                         max_trials=max_trials, task=task, metric=metric, families=fams,
-                        search=search, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
+                        search=search, pruner=pruner, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
                         monotone=parse_monotone(monotone) if monotone else None,
                         sensitive=sensitive, allow_sensitive_features=allow_sensitive_features,
                         fairness=fairness,
@@ -257,6 +259,8 @@ def report(
     card: Optional[Path] = typer.Option(None, "--card", help="model card text: JSON or YAML with intended_use, "
                                         "out_of_scope, owner, limitations, ethical_considerations, ..."),
     shap_rows: int = typer.Option(500, "--shap-rows", help="held-out rows sampled for SHAP plots"),
+    shap_seconds: float = typer.Option(8.0, "--shap-seconds", help="time for SHAP when a member needs "
+                                       "permutation SHAP (slow): fewer rows are explained"),
     watts_per_core: Optional[float] = typer.Option(None, "--watts-per-core", help="power of a busy core for the "
                                                    "energy estimate (default 10 W)"),
     grid_intensity: Optional[float] = typer.Option(None, "--grid-intensity", help="g CO2e per kWh for the CO2 "
@@ -268,16 +272,23 @@ def report(
     _setup_logging(quiet, False)
 
     def body():
+        import os
         import time
 
         from assay.errors import OptionError
         from assay.report import build_report
 
+        # a report explains a few dozen rows at most with shap's numba-jitted permutation code:
+        # compiling it costs 5-15 s per process, running it as Python well under a second
+        if "numba" not in sys.modules:
+            os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
         if shap_rows < 1:
             raise OptionError("--shap-rows must be at least 1")
         t = time.perf_counter()
         path = build_report(run_dir, data=data, out=out, card=card, shap_rows=shap_rows,
-                            watts_per_core=watts_per_core, grid_intensity=grid_intensity)
+                            shap_seconds=shap_seconds, watts_per_core=watts_per_core,
+                            grid_intensity=grid_intensity)
         if not quiet:
             typer.echo(f"wrote {path} ({path.stat().st_size / 1024:.0f} KB) in {time.perf_counter() - t:.1f}s",
                        err=True)
@@ -425,6 +436,8 @@ def serve(
     background: Optional[str] = typer.Option(None, "--background", help="training-like rows used as SHAP "
                                              "background by /explain (default: the posted rows)"),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="log every request"),
+    batching: bool = typer.Option(True, "--batching/--no-batching", help="score /predict requests that "
+                                  "arrive together as one batch (same answers, more throughput)"),
 ):
     """Serve a Run over HTTP: POST /predict and /explain, GET /health and /metadata, the
     OpenAPI schema at /openapi.json and a dashboard at /."""
@@ -432,7 +445,8 @@ def serve(
         from assay.serve.app import serve as run_server
 
         run_server(run_dir, host=host, port=port, api_key=api_key, engine=engine, workers=workers,
-                   max_body_bytes=int(max_body_mb * 1024 * 1024), background=background, access_log=access_log)
+                   max_body_bytes=int(max_body_mb * 1024 * 1024), background=background, access_log=access_log,
+                   batching=batching)
 
     _guard(body)
 

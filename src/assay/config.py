@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 from assay.errors import OptionError
 
-SEARCHERS = ("tpe", "random")
+SEARCHERS = ("tpe", "random", "cmaes")
+PRUNERS = ("median", "hyperband", "none")
 REFIT = ("auto", "full", "folds")
 
 
@@ -17,7 +18,8 @@ class FitConfig:
     task: str | None = None              # binary | multiclass | regression; None = infer
     metric: str | None = None            # None = task default
     families: list[str] | None = None    # None = every installed family for the task
-    search: str = "tpe"                  # tpe | random
+    search: str = "tpe"                  # tpe | random | cmaes
+    pruner: str = "median"               # stop bad trials after a fold: median | hyperband | none
     n_folds: int | None = None           # None = by data size (5 / 3 / holdout)
     seed: int = 0
     n_jobs: int | None = None            # threads per trial; None = all cores
@@ -40,6 +42,8 @@ class FitConfig:
             raise OptionError(f"max trials must be at least 1, got {self.max_trials}")
         if self.search not in SEARCHERS:
             raise OptionError(f"unknown search {self.search!r}; choose from: {', '.join(SEARCHERS)}")
+        if self.pruner not in PRUNERS:
+            raise OptionError(f"unknown pruner {self.pruner!r}; choose from: {', '.join(PRUNERS)}")
         if self.refit not in REFIT:
             raise OptionError(f"unknown refit {self.refit!r}; choose from: {', '.join(REFIT)}")
         if self.n_folds is not None and self.n_folds < 2:

@@ -24,7 +24,7 @@ class RichProgress(Progress):
 
         self.console = Console(file=stream or sys.stderr)
         self.live = None
-        self.done = self.failed = 0
+        self.done = self.failed = self.pruned = 0
         self.best = None
         self.current = ""
         self.phase_text = "searching"
@@ -51,6 +51,7 @@ class RichProgress(Progress):
             ("assay ", "bold cyan"), (f"{self.phase_text}  ", "bold"),
             f"elapsed {el:.0f}s{limit}  trials {trials}",
             (f" ({self.failed} failed)" if self.failed else ""),
+            (f" ({self.pruned} pruned)" if self.pruned else ""),
             f"  best {self.metric_name} {best}",
             (f"  running {self.current}" if self.current else ""),
         )
@@ -64,12 +65,14 @@ class RichProgress(Progress):
 
     def trial_done(self, record, best):
         self.done += 1
-        self.failed += 0 if record.ok else 1
+        pruned = record.status == "pruned"
+        self.pruned += pruned
+        self.failed += 0 if record.ok or pruned else 1
         self.best = best
         self.current = ""
         if self.live is None:
             self.console.print(self._render(), soft_wrap=True)
-        if not record.ok:
+        if not record.ok and not pruned:
             self.console.print(f"[yellow]trial {record.name} {record.status}[/]: "
                                f"{record.error.strip().splitlines()[0][:160] if record.error else ''}")
 

@@ -12,7 +12,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
 pytest.importorskip("onnxmltools")
 
-from assay.export import OnnxExportError, export_onnx  # noqa: E402
+from assay.export import OnnxEngine, OnnxExportError, export_onnx  # noqa: E402
 from tests.export._helpers import fit_member, make_run, split  # noqa: E402
 
 
@@ -65,6 +65,13 @@ def test_partial_export_leaves_out_what_does_not_convert(tmp_path):
     assert rep.max_abs_diff_vs_run > 1e-3
     saved = json.loads((tmp_path / "export.json").read_text())
     assert saved["complete"] is False
+
+    # a saved Run with a partial export: the ONNX engine says so when it loads it
+    run_dir = run.save(tmp_path / "run")
+    export_onnx(run, data=test, path=run_dir, allow_partial=True)
+    with pytest.warns(UserWarning, match=r"partial export \(left out: catboost#1\)"):
+        engine = OnnxEngine(run_dir)
+    assert np.allclose(engine.predict_output(test), alone, atol=1e-4)
 
 
 def test_verification_without_data_uses_synthetic_rows_with_unseen_and_missing(tmp_path):

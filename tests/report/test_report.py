@@ -224,6 +224,22 @@ def test_generic_audit_rendering_of_any_json_shape():
     assert value_html([1, "two", None]).count("<p>") == 1 and "\u2014" in value_html([1, "two", None])
 
 
+def test_permutation_members_get_a_shap_time_budget_and_unsaved_runs_work(titanic, tmp_path):
+    _, _, heldout, d = titanic
+    df, held = pd.read_csv(DATA / "titanic.csv.gz"), pd.read_csv(heldout)
+    train = df[~df["Name"].isin(held["Name"])]
+    run = assay.fit(train, "Survived", families=["knn"], max_trials=1, time_limit=None, verbosity=0)
+    assert run.path is None                                   # never saved
+    with pytest.raises(AssayInputError, match="pass out="):
+        build_report(run)
+    html = build_report(run, data=heldout, out=tmp_path / "knn.html", shap_seconds=0.01).read_text()
+    _sections(html)
+    sec = html.split('id="explanations"')[1].split('id="audits"')[0]
+    assert "3 of the 223 sampled rows were explained" in sec and "permutation SHAP" in sec
+    assert "random sample of 3 of the 223 held-out rows" in sec
+    assert "1 trial (finish times from trials.db)" in html      # the unsaved Run's study, held in memory
+
+
 # ---------------------------------------------------------------------------- regression
 
 

@@ -10,6 +10,9 @@ import pytest
 
 from tests.conftest import DATA
 
+# fastapi.testclient imports starlette's, which announces a future switch to httpx2
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+
 
 @pytest.fixture(scope="module")
 def rows():

@@ -53,3 +53,25 @@ def test_cli_serve_onnx_without_export_exits_2(binary_run):
     assert "model.onnx" in r.stderr and "assay export" in r.stderr and "Traceback" not in r.stderr
     r = _cli("serve", str(binary_run.path), "--engine", "gpu")
     assert r.returncode == 2 and "unknown engine" in r.stderr
+
+
+def test_concurrent_requests_get_their_own_answers(binary_run):
+    """Requests arriving together are scored as one batch; each still gets its own rows' answer."""
+    import asyncio
+
+    rows = pd.read_csv(DATA / "titanic.csv.gz").drop(columns=["Survived"]).head(40)
+    recs = json.loads(rows.to_json(orient="records"))
+    expected = binary_run.predict_frame(rows)
+
+    async def fire(url):
+        async with httpx.AsyncClient(base_url=url, timeout=120) as c:
+            rs = await asyncio.gather(*[c.post("/predict", json=r) for r in recs],
+                                      c.post("/predict", json={"records": recs[:5]}))
+        return [r.json() for r in rs]
+
+    with live_server(binary_run.path) as url:
+        answers = asyncio.run(fire(url))
+    for i, a in enumerate(answers[:-1]):
+        assert a["predictions"] == [expected["prediction"].iloc[i]]
+        assert a["probabilities"][0]["1"] == pytest.approx(expected["proba_1"].iloc[i], abs=1e-12)
+    assert answers[-1]["predictions"] == expected["prediction"].iloc[:5].tolist()

@@ -9,6 +9,9 @@ import pytest
 
 from tests.conftest import DATA
 
+# fastapi.testclient imports starlette's, which announces a future switch to httpx2
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+
 
 def _client(run):
     from fastapi.testclient import TestClient
@@ -58,3 +61,33 @@ def test_regression(regression_run):
     assert total == pytest.approx(body["predictions"][0], abs=1e-5)
     bad = c.post("/predict", json=dict(recs[0], Length="long"))
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "Length"]
+
+
+def test_onnx_engine_serves_the_exported_model(multiclass_run, tmp_path):
+    """--engine onnx through the app: ONNX Runtime answers as the Python model does."""
+    pytest.importorskip("onnxruntime", reason="the export extra is not installed")
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from assay.export.onnx import export_onnx
+    from assay.serve import create_app
+
+    run_dir = tmp_path / "car"
+    shutil.copytree(multiclass_run.path, run_dir)
+    import assay
+
+    export_onnx(assay.load(run_dir))
+    assert (run_dir / "model.onnx").is_file()
+    rows = pd.read_csv(DATA / "car.csv.gz").drop(columns=["class"]).sample(20, random_state=3)
+    body = {"records": json.loads(rows.to_json(orient="records"))}
+    onnx = TestClient(create_app(run_dir, engine="onnx"))
+    assert onnx.get("/health").json()["engine"] == "onnx"
+    got = onnx.post("/predict", json=body).json()
+    want = TestClient(create_app(run_dir)).post("/predict", json=body).json()
+    assert got["predictions"] == want["predictions"]
+    for g, w in zip(got["probabilities"], want["probabilities"]):
+        assert list(g) == list(w)
+        np.testing.assert_allclose(list(g.values()), list(w.values()), atol=1e-5)
+    # explanations always come from the Python model
+    assert onnx.post("/explain", json=body["records"][0]).status_code == 200

@@ -75,10 +75,10 @@ class ExportReport:
         return _plain(asdict(self))
 
 
-def _libs():
+def _libs(modules=("onnx", "onnxruntime", "skl2onnx", "onnxmltools")):
     from assay.errors import require
 
-    for mod in ("onnx", "onnxruntime", "skl2onnx", "onnxmltools"):
+    for mod in modules:
         require(mod, "export")
 
 

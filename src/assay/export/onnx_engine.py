@@ -32,7 +32,7 @@ class OnnxEngine:
         if not onnx_path.is_file():
             raise OnnxModelMissingError(
                 f"no {ONNX_FILE} in the Run {self.path}: run `assay export {self.path} --format onnx` first")
-        _libs()
+        _libs(("onnxruntime",))
         self.schema = Schema.from_dict(meta["schema"])
         self.meta = meta
         report = self.path / REPORT_FILE

@@ -10,7 +10,8 @@ Methods (`method=`):
   0/1 decisions (Fairlearn has no predict_proba). Needs the sensitive column at predict time.
 - "exponentiated_gradient": Fairlearn's ExponentiatedGradient (reductions) around the
   configuration of the ensemble's strongest member whose family accepts sample weights,
-  refitted on the training table (`data=`). Does not need the sensitive column at predict time.
+  refitted on the training table (`data=`); its decisions are randomised too (the Run's
+  probabilities are 0/1, seeded). Does not need the sensitive column at predict time.
 - "reweighing": Kamiran & Calders weights P(g)P(y)/P(g,y) and every weight-accepting member
   refitted with them on the training table (`data=`); the sensitive column is not needed
   at predict time.
@@ -106,8 +107,9 @@ class MitigatedModel:
                                              random_state=self.seed)
             lab = np.asarray(lab, dtype=float)
             return np.column_stack([1 - lab, lab])
-        # exponentiated_gradient: probabilities of its randomised mixture of classifiers
-        return np.asarray(self.postprocessor._pmf_predict(X[self.feature_names]), dtype=float)
+        # exponentiated_gradient: the randomised mixture's decisions (its guarantee is for those)
+        lab = np.asarray(self.postprocessor.predict(X[self.feature_names], random_state=self.seed), dtype=float)
+        return np.column_stack([1 - lab, lab])
 
 
 from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402

@@ -27,6 +27,8 @@ from assay.report import energy as energy_mod
 from assay.report import plots
 
 SHAP_ROWS = 500          # held-out rows explained (a random sample)
+SHAP_SECONDS = 8.0       # time for SHAP when a member needs (slow) permutation SHAP
+SHAP_PROBE_ROWS = 3      # fewest rows explained
 DEPENDENCE_PLOTS = 3     # SHAP dependence plots of the most important features
 LEADERBOARD_ROWS = 25    # rows shown before the rest fold away
 
@@ -52,6 +54,7 @@ class _Eval:
 
 
 def build_report(run, data=None, out=None, *, card=None, shap_rows: int = SHAP_ROWS,
+                 shap_seconds: float = SHAP_SECONDS,
                  watts_per_core: float | None = None, grid_intensity: float | None = None,
                  seed: int = 0) -> Path:
     """Write the report of `run` (a Run or a Run directory) to `out` (default RUN/report.html)
@@ -91,7 +94,7 @@ def build_report(run, data=None, out=None, *, card=None, shap_rows: int = SHAP_R
     ctx["data"] = _data_section(run, ev_held)
     ctx["leaderboard"] = _leaderboard(lb, score_col)
     ctx["search"] = _search(run, run_dir, lb, score_col, metric)
-    ctx["explain"] = _explain_section(run, run_dir, ev_held, shap_rows, seed)
+    ctx["explain"] = _explain_section(run, run_dir, ev_held, shap_rows, shap_seconds, seed)
     sections, extra_plots, notes = audit_sections.collect(run_dir)
     ctx["audits"] = {"sections": sections, "extra_plots": extra_plots, "notes": notes}
     en = energy_mod.estimate(meta, watts_per_core, grid_intensity)
@@ -379,15 +382,22 @@ def _search(run, run_dir, lb, score_col, metric) -> dict:
 
 
 def _study_times(run, run_dir) -> dict[int, float]:
+    held = getattr(run, "_trials_db", None)       # an unsaved Run holds its study as bytes
+    if run_dir is not None and (Path(run_dir) / "trials.db").is_file():
+        return _read_study_times(Path(run_dir) / "trials.db")
+    if isinstance(held, str) and Path(held).is_file():
+        return _read_study_times(Path(held))
+    if isinstance(held, bytes):
+        with tempfile.TemporaryDirectory(prefix="assay-report-") as tmp:
+            db = Path(tmp) / "trials.db"
+            db.write_bytes(held)
+            return _read_study_times(db)
+    return {}
+
+
+def _read_study_times(db: Path) -> dict[int, float]:
     import sqlite3
 
-    db = None
-    if run_dir is not None and (Path(run_dir) / "trials.db").is_file():
-        db = Path(run_dir) / "trials.db"
-    elif isinstance(getattr(run, "_trials_db", None), str) and Path(run._trials_db).is_file():
-        db = Path(run._trials_db)
-    if db is None:
-        return {}
     try:
         con = sqlite3.connect(f"file:{db.resolve()}?mode=ro", uri=True)   # read-only: the Run is not touched
         try:
@@ -457,7 +467,7 @@ def _evaluation(run, ev: _Eval, METRICS) -> dict:
             "n": len(ev.y)}
 
 
-def _explain_section(run, run_dir, ev_held, shap_rows: int, seed: int) -> dict:
+def _explain_section(run, run_dir, ev_held, shap_rows: int, shap_seconds: float, seed: int) -> dict:
     out = {"figures": [], "note": "", "table": [], "available": False, "members": [], "meta": {}}
     if ev_held is None:
         path = Path(run_dir) / "audit" / "explanation.json" if run_dir is not None else None
@@ -491,7 +501,7 @@ def _explain_section(run, run_dir, ev_held, shap_rows: int, seed: int) -> dict:
         idx = np.sort(rng.choice(n, size=min(n, shap_rows), replace=False))
         t = time.perf_counter()
         # only the sample is coerced and explained (its background rows are drawn from it too)
-        ex = run.explain(df.iloc[idx].reset_index(drop=True))
+        ex, budget_note = _explain_within(run, df.iloc[idx].reset_index(drop=True), shap_seconds, seed)
         secs = time.perf_counter() - t
     except MissingExtraError as e:
         out["note"] = f"SHAP values need the audit extra: {e}"
@@ -500,6 +510,7 @@ def _explain_section(run, run_dir, ev_held, shap_rows: int, seed: int) -> dict:
         out["note"] = f"SHAP values could not be computed: {e}"
         return out
     out["available"] = True
+    out["note"] = budget_note
     out["meta"] = {"rows": len(ex.rows), "of": n, "space": ex.output_space, "exact": ex.exact,
                    "additivity": ex.additivity_error, "seconds": secs}
     out["members"] = ex.members
@@ -525,6 +536,60 @@ def _explain_section(run, run_dir, ev_held, shap_rows: int, seed: int) -> dict:
         for p, caption in figs:
             out["figures"].append({"uri": plots.png_file_uri(p, max_bytes=20_000_000), "caption": caption})
     return out
+
+
+def _slow_estimators(run) -> list[tuple[str, object]]:
+    """(member, estimator) pairs SHAP can only explain by permutation (many model calls per row)."""
+    try:
+        from assay.audit.shap_values import _learner_kind
+    except ImportError:
+        return []
+    return [(m.name, e) for m in getattr(run.model, "members", []) for e in m.estimators
+            if hasattr(e, "steps") and _learner_kind(e.steps[-1][1]) == "other"]
+
+
+def _explain_within(run, sample: pd.DataFrame, seconds: float, seed: int):
+    """Explain `sample`; when a member needs permutation SHAP, only as many rows as its measured
+    cost allows in `seconds`."""
+    slow = _slow_estimators(run)
+    if not slow or len(sample) <= SHAP_PROBE_ROWS:
+        return run.explain(sample, seed=seed), ""
+    from assay.audit.explain import BACKGROUND_ROWS
+    from assay.search.trial import predict_output
+
+    # shap evaluates one row's 2 x features + 1 masked copies of the (at most 50) background
+    # rows in one batch: time one such batch per slow estimator
+    X = run.features(sample.head(min(len(sample), BACKGROUND_ROWS // 2)))
+    batch = pd.concat([X] * (2 * X.shape[1] + 1), ignore_index=True)
+    per_row = 0.0
+    for _, est in slow:
+        predict_output(est, X.head(5), run.task)          # warm up
+        t = time.perf_counter()
+        predict_output(est, batch, run.task)
+        per_row += time.perf_counter() - t
+    n = int(min(len(sample), max(SHAP_PROBE_ROWS, seconds / max(per_row, 1e-9))))
+    ex = run.explain(sample, rows=slice(0, n), seed=seed)
+    note = ""
+    if n < len(sample):
+        names = ", ".join(dict.fromkeys(name for name, _ in slow))
+        note = (f"{n} of the {len(sample)} sampled rows were explained: {names} can only be explained by "
+                f"permutation SHAP (about {per_row:.2g} s per row here), so SHAP had a budget of {seconds:g} s "
+                "(--shap-seconds).")
+    return ex, note
+
+
+def _concat(parts):
+    from assay.audit.explain import Explanation
+
+    if len(parts) == 1:
+        return parts[0]
+    a = parts[0]
+    return Explanation(feature_names=a.feature_names, output_names=a.output_names, output_space=a.output_space,
+                       values=np.concatenate([p.values for p in parts]), base_values=a.base_values,
+                       rows=[r for p in parts for r in p.rows],
+                       data=None if a.data is None else pd.concat([p.data for p in parts], ignore_index=True),
+                       members=a.members, exact=all(p.exact for p in parts),
+                       additivity_error=max(p.additivity_error for p in parts))
 
 
 def _energy(en, lb: pd.DataFrame, meta: dict) -> dict:

@@ -162,7 +162,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 <section id="search">
   <h2>Search trajectory</h2>
   {% if search.plot %}
-  <p class="lead">{{ search.n }} trials. {% if search.best %}The best single model (trial {{ search.best.trial }}, {{ search.best.family }}) was found after {{ "%.1f"|format(search.best.t) }} s.{% endif %}</p>
+  <p class="lead">{{ search.n }} trial{{ 's' if search.n != 1 else '' }} ({{ search.note }}). {% if search.best %}The best single model (trial {{ search.best.trial }}, {{ search.best.family }}) was found after {{ "%.1f"|format(search.best.t) }} s.{% endif %}</p>
   <div class="figs"><figure class="wide"><img src="{{ search.plot }}" alt="search trajectory"><figcaption>Each dot is one trial's cross-validated {{ metric }} at the time it finished, coloured by model family; the black step line is the best score so far. A line that is still climbing at the end means a longer time limit would likely help; a flat line means the search had converged. Failed trials (time limit, memory, errors) are marked &times; on the axis.</figcaption></figure></div>
   <h3>By family</h3>{{ table(search.families) }}
   {% else %}<p class="muted">No trials recorded.</p>{% endif %}

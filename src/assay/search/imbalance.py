@@ -34,7 +34,11 @@ def choices(family, info) -> list[str]:
     """The strategies this family can use on this problem (["none"] when balanced)."""
     if not info.is_classification or not is_imbalanced(info.extra.get("class_counts", ())):
         return ["none"]
-    out = ["none", "undersample", "oversample"]
+    import importlib.util
+
+    out = ["none"]
+    if importlib.util.find_spec("imblearn") is not None:
+        out += ["undersample", "oversample"]
     if family.capabilities.sample_weight:
         out.insert(1, "balanced")
     return out

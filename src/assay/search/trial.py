@@ -26,6 +26,7 @@ class TrialSpec:
     folds: list                    # [(train_idx, val_idx), ...]
     model_path: str | None = None  # where to save the fold models (None = do not keep)
     time_budget: float | None = None  # seconds for all folds; shared out as each fit's max_time
+    pruning: tuple | None = None   # (storage url, study trial id, pruner name, n_folds) or None
 
 
 @dataclass
@@ -37,6 +38,21 @@ class TrialOutcome:
     fit_seconds: float = 0.0       # total over folds
     predict_rows_per_s: float = 0.0
     model_path: str | None = None
+    pruned: bool = False           # stopped by the study's pruner after len(fold_values) folds
+
+
+def _study_trial(pruning):
+    """The Optuna trial this worker reports fold scores to (the study lives in SQLite)."""
+    if pruning is None:
+        return None
+    import optuna
+
+    from assay.search.tuner import make_pruner
+
+    storage, trial_id, pruner, n_folds = pruning
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name="assay", storage=storage, pruner=make_pruner(pruner, n_folds))
+    return optuna.trial.Trial(study, trial_id)
 
 
 def load_training_data(path: str):
@@ -68,6 +84,7 @@ def evaluate(spec: TrialSpec) -> TrialOutcome:
     fit_s = pred_s = 0.0
     pred_rows = 0
     t_start = time.perf_counter()
+    study_trial = _study_trial(spec.pruning)
     for i, (train_idx, val_idx) in enumerate(spec.folds):
         info = _with_time_allowance(spec.info, spec.time_budget, t_start, len(spec.folds) - i)
         est = family.build(dict(params), info)
@@ -83,6 +100,13 @@ def evaluate(spec: TrialSpec) -> TrialOutcome:
         oof[val_idx] = pred
         fold_values.append(metric.value(y[val_idx], pred))
         models.append(est)
+        if study_trial is not None and i < len(spec.folds) - 1:
+            v = float(np.mean(fold_values))
+            running = v if metric.greater_is_better else -v
+            study_trial.report(running, step=i)
+            if study_trial.should_prune():
+                return TrialOutcome(oof=None, score=running, value=v, fold_values=fold_values,
+                                    fit_seconds=fit_s, pruned=True)
     mask = validated_rows(oof)
     value = metric.value(y[mask], oof[mask])
     if not np.isfinite(value):

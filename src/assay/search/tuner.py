@@ -48,6 +48,14 @@ def _make_sampler(config: FitConfig):
 
     if config.search == "random":
         return optuna.samplers.RandomSampler(seed=config.seed)
+    if config.search == "cmaes":
+        from assay.errors import require
+
+        require("cmaes", "all")
+        # CMA-ES models the numeric parameters of one family at a time; the family choice
+        # and categorical parameters fall back to independent (random) sampling
+        return optuna.samplers.CmaEsSampler(seed=config.seed, warn_independent_sampling=False,
+                                            consider_pruned_trials=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # multivariate/group are flagged experimental
         return optuna.samplers.TPESampler(seed=config.seed, multivariate=True, group=True,
@@ -102,7 +110,9 @@ class Search:
             pickle.dump((X, y), fh, protocol=pickle.HIGHEST_PROTOCOL)
         storage = f"sqlite:///{os.path.join(self.workdir, 'trials.db')}"
         objectives = (self.fairness.study_args(self.config.seed) if self.fairness is not None
-                      else {"direction": "maximize", "sampler": _make_sampler(self.config)})
+                      else {"direction": "maximize", "sampler": _make_sampler(self.config),
+                            "pruner": make_pruner(self.config.pruner, len(self.folds))})
+        self._storage = storage if self.fairness is None else None   # no pruning multi-objective
         study = optuna.create_study(study_name="assay", storage=storage, load_if_exists=True,
                                     **objectives)
         queue = _default_queue(list(self.families.values()), self.info)
@@ -123,12 +133,14 @@ class Search:
                     params = self.families[family_name].search_space(trial, self.info)
                     params = _with_imbalance(trial, self.families[family_name], self.info, params)
                     source = self.config.search
-                record = self._evaluate(trial.number, family_name, params, source)
+                record = self._evaluate(trial.number, family_name, params, source, trial._trial_id)
                 trial.set_user_attr("params", params)
                 trial.set_user_attr("status", record.status)
                 if record.ok:
                     study.tell(trial, record.score if self.fairness is None
                                else self.fairness.values(record))
+                elif record.status == PRUNED:
+                    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 else:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 self.records.append(record)
@@ -149,7 +161,8 @@ class Search:
             return True
         return self.budget.search_left() < 0.5
 
-    def _evaluate(self, trial_id: int, family: str, params: dict, source: str) -> TrialRecord:
+    def _evaluate(self, trial_id: int, family: str, params: dict, source: str,
+                  study_trial_id: int | None = None) -> TrialRecord:
         timeout = self.budget.search_left()
         if self.config.trial_time_limit:
             timeout = min(timeout, self.config.trial_time_limit)
@@ -159,12 +172,17 @@ class Search:
         timeout = None if timeout == float("inf") else max(timeout, 0.5)
         spec = TrialSpec(trial_id, family, params, self.info, self.metric.name, self.data_path,
                          self.folds, os.path.join(self.models_dir, f"trial_{trial_id}.pkl"),
-                         time_budget=None if timeout is None else max(0.3, 0.9 * timeout - 0.5))
+                         time_budget=None if timeout is None else max(0.3, 0.9 * timeout - 0.5),
+                         pruning=self._pruning(study_trial_id))
         self.progress.trial_started(trial_id, family)
         res = self.executor.run(evaluate, (spec,), timeout=timeout, memory_limit_mb=self.memory_limit)
         rec = TrialRecord(trial_id, family, params, source, res.status, elapsed=res.elapsed,
                           peak_rss_mb=res.peak_rss_mb or float("nan"), error=res.error)
-        if res.status == OK:
+        if res.status == OK and res.value.pruned:
+            rec.status, rec.fit_seconds = PRUNED, res.value.fit_seconds
+            rec.error = (f"pruned after {len(res.value.fold_values)} of {len(self.folds)} folds "
+                         f"({self.metric.name} {res.value.value:.5g} on those)")
+        elif res.status == OK:
             out = res.value
             rec.value, rec.score, rec.oof = out.value, out.score, out.oof
             rec.fit_seconds, rec.predict_rows_per_s = out.fit_seconds, out.predict_rows_per_s
@@ -172,6 +190,13 @@ class Search:
         else:
             log.debug(f"trial {trial_id} ({family}) {res.status}: {res.error}")
         return rec
+
+    def _pruning(self, study_trial_id: int | None):
+        """What a worker needs to ask the study's pruner after each fold (None: no pruning)."""
+        if (self._storage is None or study_trial_id is None or self.config.pruner == "none"
+                or len(self.folds) < 2):
+            return None
+        return (self._storage, study_trial_id, self.config.pruner, len(self.folds))
 
     def _prune_models(self) -> None:
         """Keep fold models (and out-of-fold predictions) only for ensemble candidates."""
@@ -193,6 +218,23 @@ class Search:
                 r.model_path = None
                 if r.oof is not None and r.oof.dtype != np.float32:
                     r.oof = r.oof.astype(np.float32)  # kept for every trial, compactly
+
+
+PRUNED = "pruned"
+
+
+def make_pruner(name: str, n_folds: int):
+    """Optuna pruner over the folds of a trial (step i = mean score of the first i+1 folds):
+    "median" stops a trial whose running score is below the median of earlier trials at the
+    same fold (after 5 complete trials); "hyperband" runs successive halving brackets with
+    the folds as the resource; "none" never stops one."""
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_folds, 1), reduction_factor=3)
+    return optuna.pruners.NopPruner()
 
 
 def baseline_record(y: np.ndarray, folds, info: ProblemInfo, metric: Metric) -> TrialRecord:

@@ -43,7 +43,7 @@ _log = logging.getLogger("assay.serve")
 
 def create_app(run_or_path, engine: Any = "python", api_key: str | None = None,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, *, background=None,
-               max_explain_rows: int = MAX_EXPLAIN_ROWS):
+               max_explain_rows: int = MAX_EXPLAIN_ROWS, batching: bool = True):
     """A FastAPI app serving `run_or_path` (a Run or a Run directory).
 
     engine: "python", "onnx", or an object with `predict_frame(df)` (see `assay.serve.engine`).
@@ -51,6 +51,9 @@ def create_app(run_or_path, engine: Any = "python", api_key: str | None = None,
     the header `X-API-Key: <api_key>`.
     background: rows (path or DataFrame, training-like) that /explain uses as SHAP background for
     linear and permutation members; without it the posted rows are their own background.
+    batching: score small /predict requests that arrive while a batch is being scored together
+    in the next batch (adaptive micro-batching, no waiting window); False scores each request
+    on the event loop as it comes.
     """
     require("fastapi", "serve")
     from fastapi import Depends, FastAPI, HTTPException, Request
@@ -83,6 +86,7 @@ def create_app(run_or_path, engine: Any = "python", api_key: str | None = None,
         openapi_url=None, docs_url=None, redoc_url=None, max_body_size=int(max_body_bytes),
     )
     app.state.run, app.state.engine, app.state.models = run, eng, models
+    batcher = _Batcher(eng, INLINE_ROWS) if batching else None
 
     key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="required when the server was started with --api-key")
@@ -142,7 +146,9 @@ def create_app(run_or_path, engine: Any = "python", api_key: str | None = None,
                          413: {"description": "body too large"}, 422: {"description": "invalid body"}})
     async def predict(request: Request):
         df, warns = await parse(request)
-        if len(df) <= INLINE_ROWS:
+        if batcher is not None and len(df) <= INLINE_ROWS:
+            out = await batcher.predict(df)
+        elif len(df) <= INLINE_ROWS:
             out = eng.predict_frame(df)
         else:
             out = await run_in_threadpool(eng.predict_frame, df)
@@ -409,6 +415,78 @@ async def _read_body(request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+class _Batcher:
+    """Adaptive micro-batching for small /predict requests.
+
+    The first request is scored at once in a worker thread; requests that arrive meanwhile
+    queue on the event loop (which stays free to read them) and are scored together, as one
+    frame, in the next call. A model's per-call cost (pandas, preprocessing, per-estimator
+    overhead) is paid once per batch instead of once per request, so throughput under load
+    grows with the batch while a lone request waits for nothing. Rows are scored independently
+    by every engine, so each request gets exactly the answer it would get alone. If a batch
+    fails, its requests are scored one by one so one bad request cannot fail the others.
+    """
+
+    def __init__(self, engine, max_rows: int):
+        self.engine = engine
+        self.max_rows = max_rows
+        self.queue: list = []
+        self.running = False
+
+    async def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        import asyncio
+
+        fut = asyncio.get_running_loop().create_future()
+        self.queue.append((df, fut))
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            while self.queue:
+                batch, rows = [], 0
+                while self.queue and (not batch or rows + len(self.queue[0][0]) <= self.max_rows):
+                    item = self.queue.pop(0)
+                    batch.append(item)
+                    rows += len(item[0])
+                try:
+                    outs = await run_in_threadpool(self._score, [df for df, _ in batch])
+                except Exception as e:  # noqa: BLE001 - handed to the requests' own handlers
+                    outs = [e] * len(batch)
+                for (_, fut), out in zip(batch, outs):
+                    if fut.done():
+                        continue
+                    if isinstance(out, Exception):
+                        fut.set_exception(out)
+                    else:
+                        fut.set_result(out)
+        finally:
+            self.running = False
+
+    def _score(self, frames: list) -> list:
+        if len(frames) == 1:
+            return [self.engine.predict_frame(frames[0])]
+        try:
+            out = self.engine.predict_frame(pd.concat(frames, ignore_index=True))
+        except Exception:
+            results = []
+            for f in frames:
+                try:
+                    results.append(self.engine.predict_frame(f))
+                except Exception as e:  # noqa: BLE001
+                    results.append(e)
+            return results
+        parts, i = [], 0
+        for f in frames:
+            parts.append(out.iloc[i:i + len(f)].reset_index(drop=True))
+            i += len(f)
+        return parts
+
+
 def _warm_up(eng, models, n_features: int) -> None:
     """Score one all-missing row so lazy imports and first-call costs are paid before serving."""
     try:
@@ -425,7 +503,7 @@ _ENV = "ASSAY_SERVE_CONFIG"
 
 def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
           engine: str = "python", workers: int = 1, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-          background=None, access_log: bool = True) -> None:
+          background=None, access_log: bool = True, batching: bool = True) -> None:
     """Build the app (every user error surfaces here, before the port is bound) and run uvicorn.
     With several workers each process builds its own app from the same settings."""
     import os
@@ -436,14 +514,14 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8000, api_key: str | 
     if not (0 < port < 65536):
         raise OptionError(f"--port {port}: give a port between 1 and 65535")
     app = create_app(run_dir, engine=engine, api_key=api_key, max_body_bytes=max_body_bytes,
-                     background=background)
+                     background=background, batching=batching)
     kw = dict(host=host, port=port, access_log=access_log, log_level="info", timeout_graceful_shutdown=5)
     if workers == 1:
         uvicorn.run(app, **kw)
         return
     del app
     os.environ[_ENV] = json.dumps({"run_dir": str(Path(run_dir).resolve()), "engine": engine, "api_key": api_key,
-                                   "max_body_bytes": max_body_bytes,
+                                   "max_body_bytes": max_body_bytes, "batching": batching,
                                    "background": None if background is None else str(background)})
     uvicorn.run("assay.serve.app:app_from_env", factory=True, workers=workers, **kw)
 
@@ -454,4 +532,5 @@ def app_from_env():
 
     cfg = json.loads(os.environ[_ENV])
     return create_app(cfg["run_dir"], engine=cfg["engine"], api_key=cfg["api_key"],
-                      max_body_bytes=cfg["max_body_bytes"], background=cfg["background"])
+                      max_body_bytes=cfg["max_body_bytes"], background=cfg["background"],
+                      batching=cfg["batching"])

@@ -1,0 +1,49 @@
+"""Multi-fidelity: the study's pruner stops bad configurations after a fold; samplers."""
+import optuna
+import pandas as pd
+import pytest
+
+import assay
+from assay.errors import OptionError
+from tests.conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def titanic():
+    return pd.read_csv(DATA / "titanic.csv.gz")
+
+
+def test_median_pruner_stops_trials_after_a_fold(titanic, tmp_path):
+    run = assay.fit(titanic, "Survived", time_limit=None, max_trials=14, families=["linear"],
+                    verbosity=0, pruner="median", seed=1)
+    lb = run.leaderboard()
+    pruned = lb[lb["status"] == "pruned"]
+    assert run.meta["n_pruned"] == len(pruned) >= 1
+    assert run.meta["n_failed"] == 0
+    assert pruned["cv_roc_auc"].isna().all()               # a partial score is not a CV score
+    assert pruned["error"].str.contains(r"pruned after \d of 5 folds").all()
+    # pruned trials are ranked below every complete one and never join the ensemble
+    assert pruned["rank"].min() > lb.loc[lb["status"] == "ok", "rank"].max()
+    assert (pruned["ensemble_weight"] == 0).all()
+    assert not any(f"trial_{t}" in run.oof() for t in pruned["trial"].astype(int))
+    # the study itself knows: Optuna's own state, and intermediate values per fold
+    path = run.save(tmp_path / "run")
+    study = optuna.load_study(study_name="assay", storage=f"sqlite:///{path / 'trials.db'}")
+    states = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert len(states) == len(pruned) and all(t.intermediate_values for t in states)
+
+
+def test_no_pruner_runs_every_fold(titanic):
+    run = assay.fit(titanic, "Survived", time_limit=None, max_trials=8, families=["linear"],
+                    verbosity=0, pruner="none")
+    assert run.meta["n_pruned"] == 0 and (run.leaderboard()["status"] == "ok").all()
+
+
+def test_cmaes_sampler_and_bad_names(titanic):
+    run = assay.fit(titanic, "Survived", time_limit=None, max_trials=7, families=["linear"],
+                    verbosity=0, search="cmaes")
+    assert (run.leaderboard()["status"].isin(["ok", "pruned"])).all()
+    with pytest.raises(OptionError, match="unknown pruner"):
+        assay.fit(titanic, "Survived", max_trials=2, pruner="sometimes")
+    with pytest.raises(OptionError, match="unknown search"):
+        assay.fit(titanic, "Survived", max_trials=2, search="grid")
