@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--single", type=int, default=300)
+    ap.add_argument("--no-frame", action="store_true", help="time predict_output only (not predict_frame)")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
 
@@ -102,10 +103,12 @@ def main() -> None:
            "n_models": sum(len(m.estimators) for m in run.model.members),
            "max_abs_diff_test": rep.max_abs_diff}
     outs = {}
-    for name, fn in [("python_predict_output", lambda: run.predict_output(big)),
-                     ("onnx_predict_output", lambda: engine.predict_output(big)),
-                     ("python_predict_frame", lambda: run.predict_frame(big)),
-                     ("onnx_predict_frame", lambda: engine.predict_frame(big))]:
+    todo = [("python_predict_output", lambda: run.predict_output(big)),
+            ("onnx_predict_output", lambda: engine.predict_output(big))]
+    if not args.no_frame:
+        todo += [("python_predict_frame", lambda: run.predict_frame(big)),
+                 ("onnx_predict_frame", lambda: engine.predict_frame(big))]
+    for name, fn in todo:
         s, cpu, outs[name] = best_of(fn, args.repeats)
         res[name + "_s"] = round(s, 3)
         res[name + "_cpu_s"] = round(cpu, 3)
@@ -115,13 +118,14 @@ def main() -> None:
                                                        - outs["python_predict_output"])))
     outs.clear()
     res["speedup_predict_output"] = round(res["python_predict_output_s"] / res["onnx_predict_output_s"], 2)
-    res["speedup_predict_frame"] = round(res["python_predict_frame_s"] / res["onnx_predict_frame_s"], 2)
+    if not args.no_frame:
+        res["speedup_predict_frame"] = round(res["python_predict_frame_s"] / res["onnx_predict_frame_s"], 2)
     res["cpu_ratio_predict_output"] = round(res["python_predict_output_cpu_s"] / res["onnx_predict_output_cpu_s"], 2)
     rows = [test.iloc[[i]] for i in range(min(args.single, len(test)))]
     res["single_row_python"] = latency(run.predict_frame, rows)
     res["single_row_onnx"] = latency(engine.predict_frame, rows)
     print(f"speedup (predict_output): {res['speedup_predict_output']}x wall, {res['cpu_ratio_predict_output']}x CPU; "
-          f"(predict_frame): {res['speedup_predict_frame']}x wall")
+          f"(predict_frame): {res.get('speedup_predict_frame')}x wall")
     print(f"single row predict_frame: python {res['single_row_python']}, onnx {res['single_row_onnx']}")
     res.update(machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),
                when=time.strftime("%Y-%m-%d %H:%M:%S"), export_s=round(export_s, 2),

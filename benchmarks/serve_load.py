@@ -16,9 +16,10 @@
    A request not answered within `--timeout` s counts as an error.
 4. First `--rate` for `--duration` s (p50/p90/p99/max latency, errors); then each rate of
    `--steps` for `--step-duration` s until one is not sustained. Sustained = every request
-   answered 200, p99 <= `--slo-ms` (default 25 ms is the issue's target; the highest rate
-   meeting it is the maximum sustained throughput at that latency), and the achieved rate
-   >= 97% of the offered one.
+   answered 200, the achieved rate >= 97% of the offered one and p99 <= `--max-p99-ms` (1 s:
+   the server keeps up, no queue building). The summary gives the highest sustained rate and
+   the highest rate (of an unbroken run of steps) whose p99 is within `--slo-ms` (25 ms, the
+   issue's target).
 
 Each measurement is appended to `--out` as one JSON line.
 """
@@ -165,7 +166,8 @@ def _free_port() -> int:
 
 
 def _assay(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "assay", *args], check=True, **kw)
+    # fitting and exporting are background work on a shared machine: nice them
+    return subprocess.run(["nice", "-n", "19", sys.executable, "-m", "assay", *args], check=True, **kw)
 
 
 def _wait_health(url_port: int, proc, timeout=180.0) -> None:
@@ -237,8 +239,10 @@ def main() -> None:
     p.add_argument("--steps", default="10,25,50,100,150,200,300,400,600")
     p.add_argument("--step-duration", type=float, default=10.0)
     p.add_argument("--slo-ms", type=float, default=25.0)
+    p.add_argument("--max-p99-ms", type=float, default=1000.0, help="p99 bound of a sustained rate")
     p.add_argument("--timeout", type=float, default=5.0)
     p.add_argument("--generator-nice", type=int, default=19, help="niceness of the load generator")
+    p.add_argument("--no-batching", action="store_true", help="serve with --no-batching")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "serve_load.jsonl")
     a = p.parse_args()
 
@@ -256,10 +260,12 @@ def main() -> None:
 
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "assay", "serve", str(run_dir), "--port", str(port),
-                               "--engine", a.engine, "--workers", str(a.workers), "--no-access-log"],
+                               "--engine", a.engine, "--workers", str(a.workers), "--no-access-log",
+                               *(["--no-batching"] if a.no_batching else [])],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    common = {"engine": a.engine, "workers": a.workers, "generator_nice": a.generator_nice, "run_members": [m["member"] for m in meta["ensemble"]],
+    common = {"engine": a.engine, "workers": a.workers, "batching": not a.no_batching,
+              "generator_nice": a.generator_nice, "run_members": [m["member"] for m in meta["ensemble"]],
               "run_fit": meta.get("n_folds") and [m["fit"] for m in meta["ensemble"]],
               "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
               "loadavg_before": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
@@ -278,19 +284,25 @@ def main() -> None:
                 return res
 
             main_res = record("fixed_rate", _load(port, bodies, a.rate, a.duration, a.timeout, a.generator_nice))
-            best = None
+            best = best_slo = None
+            slo_held = True
             for r in (float(x) for x in a.steps.split(",") if x.strip()):
                 res = record("step", _load(port, bodies, r, a.step_duration, a.timeout, a.generator_nice))
-                ok = (res["errors"] == 0 and res["p99_ms"] is not None and res["p99_ms"] <= a.slo_ms
-                      and res["achieved_rate"] >= 0.97 * r)
-                if not ok:
+                sustained = (res["errors"] == 0 and res["p99_ms"] is not None and res["p99_ms"] <= a.max_p99_ms
+                             and res["achieved_rate"] >= 0.97 * r)
+                if not sustained:
                     break
                 best = r
+                if slo_held and res["p99_ms"] <= a.slo_ms:
+                    best_slo = r
+                else:
+                    slo_held = False
             summary = {"kind": "summary", **common, "rate": a.rate,
                        "p50_ms": main_res["p50_ms"], "p99_ms": main_res["p99_ms"], "errors": main_res["errors"],
                        "target_met": bool(main_res["errors"] == 0 and main_res["p99_ms"] is not None
                                           and main_res["p99_ms"] <= 25.0),
-                       "max_sustained_rate_at_slo": best, "slo_ms": a.slo_ms}
+                       "max_sustained_rate": best, "max_p99_ms": a.max_p99_ms,
+                       "max_rate_within_slo": best_slo, "slo_ms": a.slo_ms}
             record("summary", summary)
     finally:
         server.terminate()

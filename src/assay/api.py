@@ -40,7 +40,10 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
     from assay.models.registry import check_monotone, monotone_families, resolve_families
     from assay.search.budget import Budget
 
-    budget = Budget(config.time_limit, t0)
+    # a second (stacking) layer, when planned, runs in the finishing phase: give it room
+    from assay.ensemble.stacking import use_stacking
+
+    budget = Budget(config.time_limit, t0, search_fraction=0.75 if use_stacking(config, 2) else 0.85)
     df = read_table(data)
     fair = _fairness(config)              # --sensitive / --fairness: assay.fairness.objective
     if fair is not None:
@@ -160,6 +163,11 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
     progress.phase("ensembling")
     base = baseline_record(y, folds, info, metric)
     candidates = result.candidates()
+    stacker = _stack(candidates, config, info, metric, folds, search, workdir, executor, budget)
+    if stacker is not None:
+        result.records.append(stacker)
+        if stacker.ok:
+            candidates.append(stacker)
     weights: dict[int, float] = {}
     if candidates and fair is not None and fair.objective is not None:   # honours --fairness
         weights, cv_value, ens_oof = fair.objective.select(candidates, y, metric, schema.task,
@@ -223,6 +231,20 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
         arrays.update(fair.arrays())
     return Run(schema=schema, model=model, leaderboard=lb, meta=meta,
                trials_db=os.path.join(workdir, "trials.db"), arrays=arrays, candidates=kept)
+
+
+def _stack(candidates, config, info, metric, folds, search, workdir, executor, budget):
+    """The second layer (assay/ensemble/stacking.py) as one more candidate, where planned."""
+    from assay.ensemble.stacking import run_stacker, use_stacking
+
+    if len(folds) < 2 or not use_stacking(config, len({r.family for r in candidates})):
+        return None
+    left = budget.finish_left()
+    timeout = None if left == float("inf") else 0.45 * left
+    if timeout is not None and timeout < 2.0:
+        return None
+    return run_stacker(candidates, info=info, metric=metric, folds=folds, data_path=search.data_path,
+                       workdir=workdir, executor=executor, timeout=timeout)
 
 
 def _tune_decision(model, ens_oof, y, base, metric, task: str) -> dict | None:

@@ -63,6 +63,8 @@ def fit(
     search: str = typer.Option("tpe", "--search", help="tpe | random | cmaes"),
     pruner: str = typer.Option("median", "--pruner", help="stop bad configurations after a fold: "
                                "median | hyperband | none"),
+    stack: str = typer.Option("auto", "--stack", help="second layer trained on out-of-fold predictions + "
+                              "features: auto (time limit >= 120 s) | on | off"),
     folds: Optional[int] = typer.Option(None, "--folds", help="CV folds (default by data size)"),
     seed: int = typer.Option(0, "--seed"),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="threads per trial (default all cores)"),
@@ -88,7 +90,7 @@ def fit(
         fams = [f.strip() for f in families.split(",") if f.strip()] if families else None
         cfg = FitConfig(time_limit=time_limit if time_limit and time_limit > 0 else None,
                         max_trials=max_trials, task=task, metric=metric, families=fams,
-                        search=search, pruner=pruner, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
+                        search=search, pruner=pruner, stack=stack, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
                         monotone=parse_monotone(monotone) if monotone else None,
                         sensitive=sensitive, allow_sensitive_features=allow_sensitive_features,
                         fairness=fairness,

@@ -20,6 +20,7 @@ class FitConfig:
     families: list[str] | None = None    # None = every installed family for the task
     search: str = "tpe"                  # tpe | random | cmaes
     pruner: str = "median"               # stop bad trials after a fold: median | hyperband | none
+    stack: str = "auto"                  # second layer (ensemble/stacking.py): auto | on | off
     n_folds: int | None = None           # None = by data size (5 / 3 / holdout)
     seed: int = 0
     n_jobs: int | None = None            # threads per trial; None = all cores
@@ -42,6 +43,8 @@ class FitConfig:
             raise OptionError(f"max trials must be at least 1, got {self.max_trials}")
         if self.search not in SEARCHERS:
             raise OptionError(f"unknown search {self.search!r}; choose from: {', '.join(SEARCHERS)}")
+        if self.stack not in ("auto", "on", "off"):
+            raise OptionError(f"unknown stack {self.stack!r}; choose from: auto, on, off")
         if self.pruner not in PRUNERS:
             raise OptionError(f"unknown pruner {self.pruner!r}; choose from: {', '.join(PRUNERS)}")
         if self.refit not in REFIT:

@@ -251,3 +251,35 @@ def test_onnx_engine_without_model_onnx_is_a_clear_error(binary_run):
         create_app(binary_run.path, engine="onnx")
     with pytest.raises(Exception, match="unknown engine"):
         create_app(binary_run.path, engine="tensorrt")
+
+
+def test_requests_arriving_together_are_batched(binary_run, rows):
+    """Adaptive micro-batching: concurrent requests share one engine call, answers unchanged."""
+    import asyncio
+
+    import httpx
+
+    from assay.serve import create_app
+    from assay.serve.engine import PythonEngine
+
+    class Recording(PythonEngine):
+        sizes: list = []
+
+        def predict_frame(self, df):
+            self.sizes.append(len(df))
+            return super().predict_frame(df)
+
+    eng = Recording(binary_run)
+    app = create_app(binary_run, engine=eng)
+    eng.sizes.clear()
+    recs = records(rows)
+
+    async def fire():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            return await asyncio.gather(*[c.post("/predict", json=r) for r in recs])
+
+    answers = [r.json() for r in asyncio.run(fire())]
+    expected = binary_run.predict_frame(rows)
+    assert [a["predictions"][0] for a in answers] == expected["prediction"].tolist()
+    assert [a["probabilities"][0]["1"] for a in answers] == pytest.approx(expected["proba_1"].tolist(), abs=1e-12)
+    assert sum(eng.sizes) == len(recs) and max(eng.sizes) > 1 and len(eng.sizes) < len(recs)

@@ -45,8 +45,9 @@ def n_outputs(task: str, n_classes: int) -> int:
 
 def estimator_contributions(est, X: pd.DataFrame, task: str, n_classes: int,
                             background: pd.DataFrame, seed: int = 0) -> Contributions:
-    if not hasattr(est, "steps"):        # e.g. the constant baseline model
-        prep, learner, kind = None, None, "constant"
+    if not hasattr(est, "steps"):        # the constant baseline model, or a stacker
+        prep, learner = None, None
+        kind = "other" if hasattr(est, "stackers") else "constant"
     else:
         prep, learner = est.steps[0][1], est.steps[-1][1]
         kind = _learner_kind(learner)

@@ -28,3 +28,11 @@ def free_cores() -> int:
     except (AttributeError, OSError):     # no load average (Windows)
         return cores
     return max(1, min(cores, cores - busy))
+
+
+def predict_threads(n_rows: int, n_jobs: int | None, small: int = 256) -> int:
+    """Threads for scoring `n_rows`: one for a few rows (waking an OpenMP team costs more
+    than scoring them), else `n_jobs` capped at the cores free right now."""
+    if n_rows <= small:
+        return 1
+    return max(1, min(int(n_jobs or usable_cores()), free_cores()))

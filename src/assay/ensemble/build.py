@@ -12,6 +12,7 @@ import numpy as np
 from assay import log
 from assay.ensemble.model import EnsembleModel, Member
 from assay.ensemble.selection import greedy_selection
+from assay.ensemble.stacking import STACKER_FAMILY
 from assay.ensemble.space import from_margin, to_margin
 from assay.search.records import TrialRecord
 from assay.search.trial import validated_rows
@@ -43,6 +44,8 @@ def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: 
         members.append(Member(tid, rec.family, rec.params, w, fold_models, "folds"))
     if refit != "folds":
         for m in members:
+            if m.family == STACKER_FAMILY:     # its bases and stackers are fold models by design
+                continue
             _maybe_refit(m, by_id[m.trial_id], refit, budget, executor, info, data_path, workdir, n_folds)
     return EnsembleModel(task, n_classes, members)
 

@@ -211,7 +211,9 @@ class _LightGBMDeadline:
 class LightGBMLearner(_BoosterLearner):
     def _predict_kw(self, n_rows: int) -> dict:
         # waking an OpenMP team costs more than scoring a few rows (and much more on busy cores)
-        return {"num_threads": 1} if n_rows <= SMALL_PREDICT_ROWS else {}
+        from assay.compute.cores import predict_threads
+
+        return {"num_threads": predict_threads(n_rows, self.n_jobs, SMALL_PREDICT_ROWS)}
 
     def _fit_library(self, X, y, w, valid, rounds, params, deadline):
         import lightgbm as lgb

@@ -84,16 +84,18 @@ class TimeBoxedHistGB(BaseEstimator):
         return self.model_.classes_
 
     def predict(self, X):
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=self.n_jobs, user_api="openmp"):
-            return self.model_.predict(X)
+        return self._threads(X.shape[0], self.model_.predict, X)
 
     def predict_proba(self, X):
+        return self._threads(X.shape[0], self.model_.predict_proba, X)
+
+    def _threads(self, n_rows, fn, X):
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=self.n_jobs, user_api="openmp"):
-            return self.model_.predict_proba(X)
+        from assay.compute.cores import predict_threads
+
+        with threadpool_limits(limits=predict_threads(n_rows, self.n_jobs), user_api="openmp"):
+            return fn(X)
 
 
 class HistGBFamily(ModelFamily):

@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from assay import log
-from assay.errors import ColumnError, DataFileError, MissingExtraError, OptionError, RunDirectoryError, TargetError
+from assay.errors import (
+    ColumnError,
+    DataFileError,
+    MissingExtraError,
+    OptionError,
+    RunDirectoryError,
+    TargetError,
+)
 from assay.report import audits as audit_sections
 from assay.report import energy as energy_mod
 from assay.report import plots
@@ -29,6 +36,7 @@ from assay.report import plots
 SHAP_ROWS = 500          # held-out rows explained (a random sample)
 SHAP_SECONDS = 8.0       # time for SHAP when a member needs (slow) permutation SHAP
 SHAP_PROBE_ROWS = 3      # fewest rows explained
+PERMUTATION_OVERHEAD = 2.5   # shap's own work per permuted row over the model's (measured on adult)
 DEPENDENCE_PLOTS = 3     # SHAP dependence plots of the most important features
 LEADERBOARD_ROWS = 25    # rows shown before the rest fold away
 
@@ -522,17 +530,17 @@ def _explain_section(run, run_dir, ev_held, shap_rows: int, shap_seconds: float,
     with tempfile.TemporaryDirectory(prefix="assay-report-") as tmp:
         tmp = Path(tmp)
         figs = [(aplots.plot_importance(ex, tmp / "importance.png"),
-                 "Mean absolute SHAP value per feature: how far, on average, each feature moves a prediction "
-                 "away from the average prediction (in the model's margin"
-                 + ("; averaged over the classes" if multi else "") + ")."),
+                 ("Mean absolute SHAP value per feature: how far, on average, each feature moves a prediction "
+                  "away from the average prediction (in the model's margin"
+                  + ("; averaged over the classes" if multi else "") + ").")),
                 (aplots.plot_summary(ex, tmp / "summary.png"),
-                 "One dot per explained row and feature: its position is the feature's SHAP value for that row "
-                 "(right pushes the prediction up), its colour the feature's value (red high, blue low). "
-                 + (f"Shown for class {ex.output_names[0]}." if multi else ""))]
+                 ("One dot per explained row and feature: its position is the feature's SHAP value for that row "
+                  "(right pushes the prediction up), its colour the feature's value (red high, blue low). "
+                  + (f"Shown for class {ex.output_names[0]}." if multi else "")))]
         for i, name in enumerate(list(imp.index[:DEPENDENCE_PLOTS])):
             figs.append((aplots.plot_dependence(ex, name, tmp / f"dep{i}.png"),
-                         f"How the SHAP value of '{name}' varies with its value: the shape of the effect the model "
-                         "learnt (spread at one value comes from interactions with other features)."))
+                         (f"How the SHAP value of '{name}' varies with its value: the shape of the effect the "
+                          "model learnt (spread at one value comes from interactions with other features).")))
         for p, caption in figs:
             out["figures"].append({"uri": plots.png_file_uri(p, max_bytes=20_000_000), "caption": caption})
     return out
@@ -567,6 +575,7 @@ def _explain_within(run, sample: pd.DataFrame, seconds: float, seed: int):
         t = time.perf_counter()
         predict_output(est, batch, run.task)
         per_row += time.perf_counter() - t
+    per_row *= PERMUTATION_OVERHEAD
     n = int(min(len(sample), max(SHAP_PROBE_ROWS, seconds / max(per_row, 1e-9))))
     ex = run.explain(sample, rows=slice(0, n), seed=seed)
     note = ""

@@ -47,7 +47,8 @@ def to_uri(fig) -> str:
 
 def png_file_uri(path, max_bytes: int = 5_000_000) -> str | None:
     """A PNG file as a data URI (None if it is too large or not a PNG)."""
-    data = open(path, "rb").read(max_bytes + 1)
+    with open(path, "rb") as fh:
+        data = fh.read(max_bytes + 1)
     if len(data) > max_bytes or not data.startswith(b"\x89PNG"):
         return None
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
@@ -138,7 +139,7 @@ def trajectory(points: list[dict], metric: str, greater_is_better: bool, time_no
         ax.step(xs + [t_end], ys + [ys[-1]], where="post", color="#212121", lw=1.6,
                 label="best so far", zorder=2)
     if bad:
-        lo, hi = ax.get_ylim()
+        lo = ax.get_ylim()[0]
         ax.scatter([p["t"] for p in bad], [lo] * len(bad), marker="x", color=RED, s=30,
                    label=f"failed ({len(bad)})", zorder=3, clip_on=False)
     ax.set_xlim(left=0)

@@ -428,10 +428,13 @@ class _Batcher:
     """
 
     def __init__(self, engine, max_rows: int):
+        from concurrent.futures import ThreadPoolExecutor
+
         self.engine = engine
         self.max_rows = max_rows
         self.queue: list = []
         self.running = False
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="assay-score")   # one batch at a time
 
     async def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         import asyncio
@@ -444,8 +447,9 @@ class _Batcher:
         return await fut
 
     async def _drain(self) -> None:
-        from starlette.concurrency import run_in_threadpool
+        import asyncio
 
+        loop = asyncio.get_running_loop()
         try:
             while self.queue:
                 batch, rows = [], 0
@@ -454,7 +458,7 @@ class _Batcher:
                     batch.append(item)
                     rows += len(item[0])
                 try:
-                    outs = await run_in_threadpool(self._score, [df for df, _ in batch])
+                    outs = await loop.run_in_executor(self.pool, self._score, [df for df, _ in batch])
                 except Exception as e:  # noqa: BLE001 - handed to the requests' own handlers
                     outs = [e] * len(batch)
                 for (_, fut), out in zip(batch, outs):
