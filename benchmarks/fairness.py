@@ -56,14 +56,17 @@ def _load(name):
 
 
 def _scores(y, yhat, score, sf):
-    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+    from fairlearn.metrics import (
+        demographic_parity_difference,
+        equalized_odds_difference,
+    )
     from sklearn.metrics import roc_auc_score
 
     return {"auc": round(float(roc_auc_score(y, score)), 4),
             "accuracy": round(float(np.mean(np.asarray(yhat) == np.asarray(y))), 4),
             "eo_diff": round(float(equalized_odds_difference(y, yhat, sensitive_features=sf)), 4),
             "dp_diff": round(float(demographic_parity_difference(y, yhat, sensitive_features=sf)), 4),
-            "distinct_scores": int(len(np.unique(np.round(score, 12))))}
+            "distinct_scores": len(np.unique(np.round(score, 12)))}
 
 
 def _lgbm_frame(df, cols, cats=None):

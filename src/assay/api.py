@@ -192,6 +192,17 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
 
     decision = _tune_decision(model, ens_oof, y, base, metric, schema.task) if candidates else None
     kept = _best_per_family(candidates, schema.task, info.n_classes) if candidates else {}
+    if config.distill and candidates:
+        from assay.ensemble.distill import NAME, run_distill
+
+        left = budget.finish_left()
+        rec, student = run_distill(ens_oof, y, info=info, metric=metric, folds=folds,
+                                   data_path=search.data_path, workdir=workdir, executor=executor,
+                                   timeout=None if left == float("inf") else max(1.0, 0.8 * left))
+        if rec is not None:
+            result.records.append(rec)
+        if student is not None:
+            kept[NAME] = student
     lb = _leaderboard(result.records, base, weights, cv_value, metric, model)
     lb = _throughput_and_kept(lb, model, X, kept)
     best_single = max(result.successful, key=lambda r: r.score) if result.successful else base

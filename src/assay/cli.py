@@ -65,6 +65,8 @@ def fit(
                                "median | hyperband | none"),
     stack: str = typer.Option("auto", "--stack", help="second layer trained on out-of-fold predictions + "
                               "features: auto (time limit >= 120 s) | on | off"),
+    distill: bool = typer.Option(False, "--distill", help="also distill the ensemble into one fast LightGBM "
+                                 "(kept as model 'distilled': predict --model distilled)"),
     folds: Optional[int] = typer.Option(None, "--folds", help="CV folds (default by data size)"),
     seed: int = typer.Option(0, "--seed"),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="threads per trial (default all cores)"),
@@ -90,7 +92,7 @@ def fit(
         fams = [f.strip() for f in families.split(",") if f.strip()] if families else None
         cfg = FitConfig(time_limit=time_limit if time_limit and time_limit > 0 else None,
                         max_trials=max_trials, task=task, metric=metric, families=fams,
-                        search=search, pruner=pruner, stack=stack, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
+                        search=search, pruner=pruner, stack=stack, distill=distill, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
                         monotone=parse_monotone(monotone) if monotone else None,
                         sensitive=sensitive, allow_sensitive_features=allow_sensitive_features,
                         fairness=fairness,

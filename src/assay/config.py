@@ -21,6 +21,7 @@ class FitConfig:
     search: str = "tpe"                  # tpe | random | cmaes
     pruner: str = "median"               # stop bad trials after a fold: median | hyperband | none
     stack: str = "auto"                  # second layer (ensemble/stacking.py): auto | on | off
+    distill: bool = False                # also fit one LightGBM on the ensemble's soft targets
     n_folds: int | None = None           # None = by data size (5 / 3 / holdout)
     seed: int = 0
     n_jobs: int | None = None            # threads per trial; None = all cores

@@ -34,7 +34,7 @@ def test_calendar_arithmetic_matches_pandas_on_every_kind_of_date():
     rng = np.random.default_rng(0)
     secs = rng.integers(-5_000_000_000, 7_000_000_000, size=20_000)          # 1811 .. 2191
     special = pd.to_datetime(["1970-01-01", "1969-12-31 23:59:59", "2000-02-29 12:00", "1900-03-01",
-                              "2100-02-28 23:00", "2024-12-31 23:59:59", "1600-01-01", "2400-02-29"])
+                              "2100-02-28 23:00", "2024-12-31 23:59:59", "1600-01-01", "2400-02-29"], format="ISO8601")
     s = pd.Series(np.concatenate([pd.to_datetime(secs, unit="s").to_numpy(), special.to_numpy(),
                                   np.array(["NaT"], dtype="datetime64[ns]")]))
     frame = pd.DataFrame({"t": s})

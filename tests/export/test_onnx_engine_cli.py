@@ -30,8 +30,8 @@ def fitted(tmp_path_factory):
     train, test, target = split("binary")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run = assay.fit(train, target, time_limit=12, max_trials=3, families=["lightgbm", "linear", "xgboost"],
-                        verbosity=0)
+        run = assay.fit(train, target, time_limit=40, max_trials=2, families=["lightgbm", "linear"], verbosity=0)
+    assert run.info()["status"] != "baseline-only", "the machine was too busy to fit one trial in 40 s"
     run.save(base / "run")
     test = test.drop(columns=[target])
     test.to_csv(base / "heldout.csv", index=False)
@@ -86,6 +86,28 @@ def test_cli_export_on_a_non_run_directory_exits_2(tmp_path):
     assert res.exit_code == 2
     assert "is not an assay Run" in res.output
     assert not (tmp_path / "model.onnx").exists()
+
+
+def test_baseline_only_run_exports(tmp_path):
+    """A fit where no trial finished returns the class prior: that converts too."""
+    import numpy as np
+
+    from assay.ensemble.build import baseline_model
+    from assay.export import export_onnx
+
+    train, test, target = split("multiclass")
+    _, schema = fit_member(train, target, "linear")
+    from assay.data.validate import encode_target
+
+    y = encode_target(train[target], schema)
+    model = baseline_model(y, schema.task, len(schema.classes))
+    run = make_run(schema, model.members)
+    rep = export_onnx(run, data=test, path=tmp_path)
+    assert rep.max_abs_diff <= 1e-9 and rep.members[0]["member"] == "baseline#-1"
+    from assay.export.onnx import run_session, session
+
+    got = run_session(session((tmp_path / "model.onnx").read_bytes()), run.features(test.head(3)), schema)
+    assert np.allclose(got, model.members[0].estimators[0].proba_)
 
 
 def test_cli_export_unknown_format_exits_2(fitted):

@@ -19,7 +19,7 @@ from tests.export._helpers import fit_member, make_run, split  # noqa: E402
 def _ensemble(task):
     train, test, target = split(task)
     members = []
-    for i, (fam, n_models, w) in enumerate([("lightgbm", 1, 3.0), ("xgboost", 3, 2.0),
+    for i, (fam, n_models, w) in enumerate([("lightgbm", 1, 3.0), ("xgboost", 2, 2.0),
                                             ("random_forest", 1, 1.0), ("linear", 2, 1.5)]):
         m, schema = fit_member(train, target, fam, n_models=n_models, weight=w, trial_id=i)
         members.append(m)

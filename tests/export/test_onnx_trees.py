@@ -31,7 +31,7 @@ def _modes(model):
     return out
 
 
-def _data(n=3000, seed=0):
+def _data(n=1500, seed=0):
     rng = np.random.default_rng(seed)
     X = pd.DataFrame({"a": rng.normal(size=n), "c": pd.Categorical(rng.choice([f"l{i}" for i in range(25)], n))})
     X.loc[::9, "a"] = np.nan
@@ -54,7 +54,7 @@ def test_lightgbm_categorical_chains_become_member_nodes(objective):
     if objective == "multiclass":
         y = y + (X["a"].fillna(0) > 1).to_numpy()
     cls = lgb.LGBMRegressor if objective == "regression" else lgb.LGBMClassifier
-    m = cls(n_estimators=30, min_data_per_group=5, cat_smooth=1, verbose=-1).fit(X, y)
+    m = cls(n_estimators=20, min_data_per_group=5, cat_smooth=1, verbose=-1).fit(X, y)
     onx = convert_lightgbm(m.booster_, initial_types=[("input", FloatTensorType([None, 2]))], zipmap=False,
                            target_opset=15)
     before = _run(onx, F)

@@ -6,8 +6,14 @@ import pytest
 
 from assay.errors import ColumnError, OptionError
 from assay.fairness import groups as G
-from assay.fairness.metrics import (audit_arrays, bootstrap_auc, bootstrap_cells, cells,
-                                    rates_from_cells, weighted_auc)
+from assay.fairness.metrics import (
+    audit_arrays,
+    bootstrap_auc,
+    bootstrap_cells,
+    cells,
+    rates_from_cells,
+    weighted_auc,
+)
 
 # group A: y = 1 1 1 0 0, yhat = 1 1 0 1 0  -> TP 2, FN 1, FP 1, TN 1
 # group B: y = 1 0 0 0 0, yhat = 1 0 0 0 1  -> TP 1, FN 0, FP 1, TN 3
@@ -44,8 +50,11 @@ def test_group_metrics_match_hand_computed_values():
 
 
 def test_disparities_agree_with_fairlearn():
-    from fairlearn.metrics import (demographic_parity_difference, demographic_parity_ratio,
-                                   equalized_odds_difference)
+    from fairlearn.metrics import (
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+    )
 
     rng = np.random.default_rng(3)
     n = 3000

@@ -35,7 +35,7 @@ def _objective(bound):
 def test_best_model_meeting_the_bound_is_chosen():
     obj, recs = _objective(0.08)
     assert not obj.meets(0) and obj.meets(1)
-    weights, value, oof = obj.select(recs, Y, get_metric("roc_auc", "binary"), "binary", 10)
+    weights, _value, oof = obj.select(recs, Y, get_metric("roc_auc", "binary"), "binary", 10)
     assert 0 not in weights                           # the most accurate trial breaks the bound
     assert disparity(oof, Y, G, "equalized_odds") <= 0.08
     assert obj.summary["met"] is True
@@ -44,7 +44,7 @@ def test_best_model_meeting_the_bound_is_chosen():
 
 def test_no_trial_meets_the_bound_says_so():
     obj, recs = _objective(0.001)
-    weights, value, oof = obj.select(recs, Y, get_metric("roc_auc", "binary"), "binary", 10)
+    weights, _value, _oof = obj.select(recs, Y, get_metric("roc_auc", "binary"), "binary", 10)
     best = min(obj.disparities, key=obj.disparities.get)
     assert weights == {best: 1.0}
     assert obj.summary["met"] is False and "NO trial meets" in obj.summary["message"]

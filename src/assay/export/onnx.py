@@ -88,6 +88,7 @@ def build_onnx(run, allow_partial: bool = False):
     _libs()
     from onnx import TensorProto, helper
 
+    from assay.ensemble.build import ConstantModel
     from assay.export.learners import Features, convert_learner
     from assay.export.mlp import convert_mlp
     from assay.export.prep import convert_preprocessor, input_kinds
@@ -105,6 +106,13 @@ def build_onnx(run, allow_partial: bool = False):
         try:
             ms = []
             for est in m.estimators:
+                if isinstance(est, ConstantModel):         # the baseline: class prior or mean
+                    like = next(iter(inputs.values()))
+                    if task == "regression":
+                        ms.append(g.reshape(g.rows_of([est.value_], like), [-1]))
+                    else:
+                        ms.append(_to_margin(g, g.rows_of(est.proba_, like), task))
+                    continue
                 prep, learner = est.steps[0][1], est.steps[-1][1]
                 if m.family == "mlp":
                     out = convert_mlp(g, est, inputs, task)

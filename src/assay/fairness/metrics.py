@@ -301,8 +301,12 @@ def _metric_frame(metrics: dict, y_true, y_pred, groups) -> pd.DataFrame:
 
 
 def _fl_rate(name):
-    from fairlearn.metrics import (false_negative_rate, false_positive_rate, selection_rate,
-                                   true_positive_rate)
+    from fairlearn.metrics import (
+        false_negative_rate,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
 
     return {"selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate,
             "fnr": false_negative_rate}.get(name)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from assay import log
 from assay.errors import ColumnError, OptionError
@@ -110,9 +111,6 @@ class MitigatedModel:
         # exponentiated_gradient: the randomised mixture's decisions (its guarantee is for those)
         lab = np.asarray(self.postprocessor.predict(X[self.feature_names], random_state=self.seed), dtype=float)
         return np.column_stack([1 - lab, lab])
-
-
-from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
 
 
 class _ScoreColumn(ClassifierMixin, BaseEstimator):
@@ -239,7 +237,6 @@ def mitigate(run, constraint: str, sensitive=None, *, data=None, method: str = "
                         "their gap cannot be estimated: " + ", ".join(small))
     if method == "shift":
         from assay.ensemble.space import to_margin
-
         from assay.fairness.shift import fit_thresholds
 
         margin = to_margin(np.column_stack([1 - p1, p1]), "binary")
@@ -374,8 +371,12 @@ def _exponentiated_gradient(run, c, sens, X, y, g, bound, seed):
     from assay.errors import require
 
     require("fairlearn", "fairness")
-    from fairlearn.reductions import (DemographicParity, EqualizedOdds, ExponentiatedGradient,
-                                      TruePositiveRateParity)
+    from fairlearn.reductions import (
+        DemographicParity,
+        EqualizedOdds,
+        ExponentiatedGradient,
+        TruePositiveRateParity,
+    )
 
     member, fam = max(_weighted_members(run), key=lambda mf: mf[0].weight)
     est = fam.build(dict(member.params), _problem_info(run, len(y), seed))

@@ -185,7 +185,7 @@ class FitFairness:
         self.objective: SearchObjective | None = None
 
     @classmethod
-    def from_config(cls, config) -> "FitFairness | None":
+    def from_config(cls, config) -> FitFairness | None:
         sens = G.sensitive_list(config.sensitive)
         if config.fairness and not sens:
             raise OptionError("--fairness needs the sensitive columns: add --sensitive (e.g. --sensitive sex)")

@@ -587,20 +587,6 @@ def _explain_within(run, sample: pd.DataFrame, seconds: float, seed: int):
     return ex, note
 
 
-def _concat(parts):
-    from assay.audit.explain import Explanation
-
-    if len(parts) == 1:
-        return parts[0]
-    a = parts[0]
-    return Explanation(feature_names=a.feature_names, output_names=a.output_names, output_space=a.output_space,
-                       values=np.concatenate([p.values for p in parts]), base_values=a.base_values,
-                       rows=[r for p in parts for r in p.rows],
-                       data=None if a.data is None else pd.concat([p.data for p in parts], ignore_index=True),
-                       members=a.members, exact=all(p.exact for p in parts),
-                       additivity_error=max(p.additivity_error for p in parts))
-
-
 def _energy(en, lb: pd.DataFrame, meta: dict) -> dict:
     t = meta.get("timings", {})
     phases = [{"phase": k, "wall seconds": float(t[k])} for k in ("prepare", "search", "ensemble", "save")

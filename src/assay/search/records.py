@@ -31,7 +31,9 @@ class TrialRecord:
 
     @property
     def name(self) -> str:
-        return "baseline" if self.source == "baseline" else f"{self.family}#{self.trial_id}"
+        if self.source in ("baseline", "distillation"):
+            return self.family
+        return f"{self.family}#{self.trial_id}"
 
     def row(self) -> dict:
         return {
