@@ -1,4 +1,4 @@
-"""Class imbalance as a search dimension: who gets which strategies, and what each does."""
+"""Class imbalance as a search dimension; memory estimates before a trial starts."""
 import numpy as np
 import pandas as pd
 import pytest
@@ -47,3 +47,31 @@ def test_fit_with_strategies_balance_the_fit(strategy):
         np.testing.assert_allclose(prior, [0.5, 0.5])
     if strategy in ("undersample", "oversample"):
         assert est.named_steps["learner"].n_features_in_ == 2
+
+
+def test_memory_estimates_grow_with_data_and_trees():
+    from assay.models.registry import get_family
+
+    small, big = _info("binary", [500, 500]), _info("binary", [500_000, 500_000])
+    lgb = get_family("lightgbm")
+    assert lgb.estimate_memory_mb({}, big) > lgb.estimate_memory_mb({}, small) >= 250
+    rf = get_family("random_forest")
+    deep = rf.estimate_memory_mb({"n_estimators": 500, "min_samples_leaf": 1}, big)
+    shallow = rf.estimate_memory_mb({"n_estimators": 100, "min_samples_leaf": 32}, big)
+    assert deep > 5 * shallow and deep > 10_000     # 500 full trees on 1M rows: many GB
+
+
+def test_search_skips_a_trial_estimated_over_the_memory_limit():
+    import pandas as pd
+
+    import assay
+    from tests.conftest import DATA
+
+    df = pd.read_csv(DATA / "titanic.csv.gz")
+    # a limit below what any worker needs: every trial is skipped before it starts
+    run = assay.fit(df, "Survived", time_limit=None, max_trials=2, families=["linear"], verbosity=0,
+                    memory_limit_mb=100)
+    lb = run.leaderboard()
+    skipped = lb[lb["status"] == "memory"]
+    assert len(skipped) == 2 and skipped["error"].str.contains("skipped before fitting").all()
+    assert run.meta["status"] == "baseline-only"

@@ -93,5 +93,12 @@ class ModelFamily:
         """Return an unfitted estimator (see module docstring)."""
         raise NotImplementedError
 
+    def estimate_memory_mb(self, params: dict, info: ProblemInfo) -> float:
+        """Rough peak memory of fitting one configuration, checked before the trial starts
+        (a trial estimated above the memory limit is skipped, not started). Default: the
+        worker (~250 MB of libraries) plus a few working copies of the data as float64
+        (the fold split, the preprocessed matrix, the learner's own binned copy)."""
+        return 250.0 + 4 * info.n_rows * max(1, info.n_features) * 8 / 2**20
+
     def __repr__(self) -> str:
         return f"<family {self.name}>"

@@ -94,9 +94,20 @@ class TimeBoxedForest(BaseEstimator):
         return (p * t + 1.0 / k) / (t + 1)
 
 
+def _forest_memory_mb(family, params: dict, info: ProblemInfo) -> float:
+    """Data copies plus the trees: a fully grown tree has about 2 n / min_samples_leaf nodes
+    (n = rows it sees), each ~60 bytes + one float per class for the node values."""
+    n = info.n_rows * 0.8
+    leaf = max(1, int(params.get("min_samples_leaf", 1)))
+    per_node = 60 + 8 * max(1, info.n_classes)
+    trees = int(params.get("n_estimators", 100)) * 2 * n / leaf * per_node / 2**20
+    return ModelFamily.estimate_memory_mb(family, params, info) + trees
+
+
 class _ForestFamily(ModelFamily):
     capabilities = Capabilities(sample_weight=True)
     _classes: tuple = ()          # (classifier, regressor), imported lazily
+    estimate_memory_mb = _forest_memory_mb
     _reg_max_features = 1.0
 
     def _estimators(self):

@@ -10,7 +10,6 @@ inline PNG (data URI) and the CSS is inline: the file opens offline and can be m
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import tempfile
 import time
@@ -23,8 +22,6 @@ import pandas as pd
 from assay import log
 from assay.errors import (
     ColumnError,
-    DataFileError,
-    MissingExtraError,
     OptionError,
     RunDirectoryError,
     TargetError,
@@ -32,25 +29,10 @@ from assay.errors import (
 from assay.report import audits as audit_sections
 from assay.report import energy as energy_mod
 from assay.report import plots
+from assay.report.card import load_card, model_card
+from assay.report.explanations import SHAP_ROWS, SHAP_SECONDS, explain_section
 
-SHAP_ROWS = 500          # held-out rows explained (a random sample)
-SHAP_SECONDS = 8.0       # time for SHAP when a member needs (slow) permutation SHAP
-SHAP_PROBE_ROWS = 3      # fewest rows explained
-PERMUTATION_OVERHEAD = 2.5   # shap's own work per permuted row over the model's (measured on adult)
-DEPENDENCE_PLOTS = 3     # SHAP dependence plots of the most important features
 LEADERBOARD_ROWS = 25    # rows shown before the rest fold away
-
-CARD_FIELDS = [          # (key, heading, what the generated text says when the user gives none)
-    ("model_name", "Model", None),
-    ("owner", "Owner / contact", None),
-    ("intended_use", "Intended use", None),
-    ("out_of_scope", "Out-of-scope uses", None),
-    ("data", "Training data", None),
-    ("evaluation", "Evaluation", None),
-    ("limitations", "Limitations and caveats", None),
-    ("ethical_considerations", "Ethical considerations", None),
-]
-
 
 @dataclass
 class _Eval:
@@ -102,12 +84,12 @@ def build_report(run, data=None, out=None, *, card=None, shap_rows: int = SHAP_R
     ctx["data"] = _data_section(run, ev_held)
     ctx["leaderboard"] = _leaderboard(lb, score_col)
     ctx["search"] = _search(run, run_dir, lb, score_col, metric)
-    ctx["explain"] = _explain_section(run, run_dir, ev_held, shap_rows, shap_seconds, seed)
+    ctx["explain"] = explain_section(run, run_dir, ev_held, shap_rows, shap_seconds, seed)
     sections, extra_plots, notes = audit_sections.collect(run_dir)
     ctx["audits"] = {"sections": sections, "extra_plots": extra_plots, "notes": notes}
     en = energy_mod.estimate(meta, watts_per_core, grid_intensity)
     ctx["energy"] = _energy(en, lb, meta)
-    ctx["card"] = _card(run, user_card, ctx, card)
+    ctx["card"] = model_card(run, user_card, ctx, card)
     ctx["repro"] = _repro(meta, run_dir)
 
     from assay.report.template import render
@@ -158,42 +140,6 @@ def _write(dest: Path, text: str) -> None:
         tmp.replace(dest)
     except OSError as e:
         raise RunDirectoryError(f"cannot write the report to {dest}: {e.strerror or e}") from None
-
-
-def load_card(card) -> dict:
-    """The user's model-card text: a dict, or a .json / .yaml / .yml file holding a mapping."""
-    if isinstance(card, dict):
-        d = card
-    else:
-        p = Path(card)
-        suffix = p.suffix.lower()
-        if not p.is_file():
-            raise DataFileError(f"model card file '{p}' does not exist")
-        if suffix not in (".json", ".yaml", ".yml"):
-            raise DataFileError(f"model card file '{p}': use a .json, .yaml or .yml file")
-        try:
-            text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise DataFileError(f"model card file '{p}' could not be read: {e}") from None
-        if suffix == ".json":
-            try:
-                d = json.loads(text)
-            except ValueError as e:
-                raise DataFileError(f"model card file '{p}' is not valid JSON: {e}") from None
-        else:
-            try:
-                import yaml
-            except ImportError:
-                raise MissingExtraError("pyyaml", "report") from None
-            try:
-                d = yaml.safe_load(text)
-            except yaml.YAMLError as e:
-                raise DataFileError(f"model card file '{p}' is not valid YAML: {' '.join(str(e).split())}") from None
-    if not isinstance(d, dict):
-        where = "" if isinstance(card, dict) else f" in '{card}'"
-        raise DataFileError(f"the model card{where} must be a mapping of fields "
-                            "(intended_use: ..., limitations: ...)")
-    return {str(k): v for k, v in d.items()}
 
 
 def _read_heldout(run, data) -> _Eval:
@@ -475,118 +421,6 @@ def _evaluation(run, ev: _Eval, METRICS) -> dict:
             "n": len(ev.y)}
 
 
-def _explain_section(run, run_dir, ev_held, shap_rows: int, shap_seconds: float, seed: int) -> dict:
-    out = {"figures": [], "note": "", "table": [], "available": False, "members": [], "meta": {}}
-    if ev_held is None:
-        path = Path(run_dir) / "audit" / "explanation.json" if run_dir is not None else None
-        if path is not None and path.is_file():
-            try:
-                d = json.loads(path.read_text())
-            except (OSError, ValueError):
-                d = {}
-            imp = audit_sections.explanation_importance(d)
-            if imp is not None:
-                names, vals = imp
-                out["figures"].append({"uri": plots.importance_bar(
-                    names, vals, f"mean |SHAP value| ({d.get('output_space', 'margin')})",
-                    f"Feature importance ({len(d.get('rows') or [])} rows, from audit/explanation.json)"),
-                    "caption": "Mean absolute SHAP value per feature: how far, on average, each feature moves "
-                               "a prediction away from the average prediction. From the explanation saved by "
-                               "`assay explain`."})
-                out["available"] = True
-        out["note"] = ("No held-out data was given, and a Run does not keep its training rows, so SHAP values "
-                       "cannot be computed here. " + ("The importance below comes from audit/explanation.json. "
-                                                      if out["available"] else "")
-                       + "Run `assay report RUN --data HELDOUT.csv` to add SHAP importance, a summary "
-                         "(beeswarm) plot and dependence plots of the top features on held-out rows.")
-        return out
-    try:
-        from assay.audit import plots as aplots
-
-        df = ev_held.frame
-        n = len(df)
-        rng = np.random.default_rng(seed)
-        idx = np.sort(rng.choice(n, size=min(n, shap_rows), replace=False))
-        t = time.perf_counter()
-        # only the sample is coerced and explained (its background rows are drawn from it too)
-        ex, budget_note = _explain_within(run, df.iloc[idx].reset_index(drop=True), shap_seconds, seed)
-        secs = time.perf_counter() - t
-    except MissingExtraError as e:
-        out["note"] = f"SHAP values need the audit extra: {e}"
-        return out
-    except OptionError as e:
-        out["note"] = f"SHAP values could not be computed: {e}"
-        return out
-    out["available"] = True
-    out["note"] = budget_note
-    out["meta"] = {"rows": len(ex.rows), "of": n, "space": ex.output_space, "exact": ex.exact,
-                   "additivity": ex.additivity_error, "seconds": secs}
-    out["members"] = ex.members
-    imp = ex.importance()
-    total = float(imp.sum()) or 1.0
-    out["table"] = [{"feature": str(k), "mean |SHAP|": float(v), "share": f"{v / total:.1%}"}
-                    for k, v in imp.head(15).items()]
-    multi = len(ex.output_names) > 1
-    with tempfile.TemporaryDirectory(prefix="assay-report-") as tmp:
-        tmp = Path(tmp)
-        figs = [(aplots.plot_importance(ex, tmp / "importance.png"),
-                 ("Mean absolute SHAP value per feature: how far, on average, each feature moves a prediction "
-                  "away from the average prediction (in the model's margin"
-                  + ("; averaged over the classes" if multi else "") + ").")),
-                (aplots.plot_summary(ex, tmp / "summary.png"),
-                 ("One dot per explained row and feature: its position is the feature's SHAP value for that row "
-                  "(right pushes the prediction up), its colour the feature's value (red high, blue low). "
-                  + (f"Shown for class {ex.output_names[0]}." if multi else "")))]
-        for i, name in enumerate(list(imp.index[:DEPENDENCE_PLOTS])):
-            figs.append((aplots.plot_dependence(ex, name, tmp / f"dep{i}.png"),
-                         (f"How the SHAP value of '{name}' varies with its value: the shape of the effect the "
-                          "model learnt (spread at one value comes from interactions with other features).")))
-        for p, caption in figs:
-            out["figures"].append({"uri": plots.png_file_uri(p, max_bytes=20_000_000), "caption": caption})
-    return out
-
-
-def _slow_estimators(run) -> list[tuple[str, object]]:
-    """(member, estimator) pairs SHAP can only explain by permutation (many model calls per row)."""
-    try:
-        from assay.audit.shap_values import _learner_kind
-    except ImportError:
-        return []
-    return [(m.name, e) for m in getattr(run.model, "members", []) for e in m.estimators
-            if hasattr(e, "steps") and _learner_kind(e.steps[-1][1]) == "other"]
-
-
-def _explain_within(run, sample: pd.DataFrame, seconds: float, seed: int):
-    """Explain `sample`; when a member needs permutation SHAP, only as many rows as its measured
-    cost allows in `seconds`."""
-    slow = _slow_estimators(run)
-    if not slow or len(sample) <= SHAP_PROBE_ROWS:
-        return run.explain(sample, seed=seed), ""
-    from assay.audit.explain import BACKGROUND_ROWS
-    from assay.search.trial import predict_output
-
-    # shap evaluates one row's 2 x features + 1 masked copies of the (at most 50) background
-    # rows in one batch: time one such batch per slow estimator
-    X = run.features(sample.head(min(len(sample), BACKGROUND_ROWS // 2)))
-    batch = pd.concat([X] * (2 * X.shape[1] + 1), ignore_index=True)
-    per_row = 0.0
-    for _, est in slow:
-        predict_output(est, X.head(5), run.task)          # warm up
-        t = time.perf_counter()
-        predict_output(est, batch, run.task)
-        per_row += time.perf_counter() - t
-    per_row *= PERMUTATION_OVERHEAD
-    n = int(min(len(sample), max(SHAP_PROBE_ROWS, seconds / max(per_row, 1e-9))))
-    ex = run.explain(sample, rows=slice(0, n), seed=seed)
-    note = ""
-    if n < len(sample):
-        names = ", ".join(dict.fromkeys(name for name, _ in slow))
-        note = (f"{n} of the {len(sample)} sampled rows were explained: {names} can only be explained by "
-                f"permutation SHAP (about {per_row:.2g} s per row here), so SHAP had a budget of {seconds:g} s "
-                "(--shap-seconds).")
-    return ex, note
-
-
 def _energy(en, lb: pd.DataFrame, meta: dict) -> dict:
     t = meta.get("timings", {})
     phases = [{"phase": k, "wall seconds": float(t[k])} for k in ("prepare", "search", "ensemble", "save")
@@ -598,86 +432,6 @@ def _energy(en, lb: pd.DataFrame, meta: dict) -> dict:
         fams = [{"family": f, "trial wall seconds": float(s), "share": f"{s / tot:.0%}"}
                 for f, s in g.sort_values(ascending=False).items() if s > 0]
     return {"e": en, "phases": phases, "families": fams}
-
-
-def _card(run, user: dict, ctx: dict, card_src) -> dict:
-    meta = run.meta
-    members = meta.get("ensemble") or []
-    ens = ", ".join(f"{m['member']} (weight {m['weight']:.2f}, {m['fit']})" for m in members) or "constant baseline"
-    ev = ctx.get("evaluation")
-    gen: dict[str, str] = {}
-    gen["model_name"] = (f"{'Ensemble of ' + str(len(members)) + ' models' if members else 'Baseline'} predicting "
-                         f"'{meta['target']}' ({meta['task']}); assay {meta.get('assay_version')}, created "
-                         f"{meta.get('created', '?')}, seed {meta.get('seed')}. Members: {ens}.")
-    classes = run.classes
-    gen["intended_use"] = (f"Predict '{meta['target']}'"
-                           + (f" (classes: {', '.join(map(str, classes[:10]))}{' ...' if len(classes) > 10 else ''})"
-                              if classes else "")
-                           + f" for rows shaped like the training data ({len(run.schema.features)} feature columns). "
-                           "The purpose, users and decisions this model supports are not recorded in the Run: "
-                           "state them in a card file (intended_use).")
-    dropped = run.schema.dropped
-    gen["data"] = (f"{meta.get('n_rows', 0):,} training rows, {len(run.schema.features)} features used"
-                   + (f"; dropped: {', '.join(f'{k} ({v})' for k, v in list(dropped.items())[:8])}" if dropped else "")
-                   + ". The source of the data is not recorded in the Run.")
-    ev_text = (f"{meta['metric']} {audit_sections.fmt(meta.get('cv_score'))} by {meta.get('n_folds')}-fold "
-               "cross-validation (out-of-fold predictions of the ensemble; the ensemble was selected on them, "
-               "so this is slightly optimistic)")
-    if ev is not None and ev["source"] == "heldout":
-        main = next((m for m in ev["metrics"] if m["main"]), None)
-        if main:
-            ev_text += f"; {meta['metric']} {audit_sections.fmt(main['value'])} on {ev['label']}"
-    gen["evaluation"] = ev_text + "."
-    lim = []
-    if meta.get("status") != "complete":
-        lim.append(f"The fit ended with status '{meta.get('status')}': fewer models were tried than planned.")
-    n = int(meta.get("n_rows") or 0)
-    if n and n < 1000:
-        lim.append(f"Trained on only {n} rows: scores carry wide uncertainty.")
-    share = ctx["data"].get("minority_share")
-    if share is not None and share < 0.1:
-        lim.append(f"The rarest class makes up {share:.1%} of the training rows: accuracy is misleading; "
-                   "read the precision-recall curve and per-class results.")
-    if ev is not None and ev.get("ece") is not None and ev["ece"] > 0.05:
-        lim.append(f"Probabilities are miscalibrated (expected calibration error {ev['ece']:.3f}): do not read "
-                   "them as frequencies without recalibration.")
-    if ev is None or ev["source"] != "heldout":
-        lim.append("Performance here is measured on out-of-fold predictions of the training data, not on an "
-                   "independent held-out set.")
-    kinds = {s["title"] for s in ctx["audits"]["sections"]}
-    if "Fairness" not in kinds:
-        lim.append("No fairness audit is saved with this Run: differences in errors between groups have not "
-                   "been measured.")
-    lim.append("The model reflects the training data's population and period; it is not validated under "
-               "distribution shift, and unseen categories are treated as missing.")
-    lim += [f"Data warning: {w}" for w in meta.get("warnings", [])[:5]]
-    gen["limitations"] = lim
-    gen["out_of_scope"] = "Not stated. Add out_of_scope to a card file."
-    gen["ethical_considerations"] = "Not stated. Add ethical_considerations to a card file."
-    gen["owner"] = "Not stated. Add owner to a card file."
-    fields = []
-    for key, heading, _ in CARD_FIELDS:
-        fields.append({"key": key, "heading": heading, "user": _as_list(user.get(key)) if key in user else None,
-                       "generated": _as_list(gen.get(key))})
-    known = {k for k, _, _ in CARD_FIELDS}
-    for k, v in user.items():
-        if k not in known:
-            fields.append({"key": k, "heading": k.replace("_", " ").capitalize(), "user": _as_list(v),
-                           "generated": []})
-    src = None
-    if card_src is not None:
-        src = str(card_src) if not isinstance(card_src, dict) else "a dict passed to build_report"
-    return {"fields": fields, "source": src}
-
-
-def _as_list(v) -> list[str]:
-    if v is None:
-        return []
-    if isinstance(v, (list, tuple)):
-        return [str(x) for x in v]
-    if isinstance(v, dict):
-        return [f"{k}: {x}" for k, x in v.items()]
-    return [str(v)]
 
 
 def _repro(meta: dict, run_dir) -> dict:

@@ -175,6 +175,11 @@ class Search:
                          time_budget=None if timeout is None else max(0.3, 0.9 * timeout - 0.5),
                          pruning=self._pruning(study_trial_id))
         self.progress.trial_started(trial_id, family)
+        estimate = self._estimate_memory(family, params)
+        if estimate > self.memory_limit:
+            return TrialRecord(trial_id, family, params, source, "memory", peak_rss_mb=estimate,
+                               error=f"skipped before fitting: estimated {estimate:,.0f} MB, over the "
+                                     f"memory limit of {self.memory_limit:,.0f} MB")
         res = self.executor.run(evaluate, (spec,), timeout=timeout, memory_limit_mb=self.memory_limit)
         rec = TrialRecord(trial_id, family, params, source, res.status, elapsed=res.elapsed,
                           peak_rss_mb=res.peak_rss_mb or float("nan"), error=res.error)
@@ -190,6 +195,16 @@ class Search:
         else:
             log.debug(f"trial {trial_id} ({family}) {res.status}: {res.error}")
         return rec
+
+    def _estimate_memory(self, family: str, params: dict) -> float:
+        from assay.search.imbalance import split_params
+
+        fam = self.families[family]
+        own, _ = split_params(params)
+        try:
+            return float(fam.estimate_memory_mb(own, self.info))
+        except Exception:  # noqa: BLE001 - an estimate must never stop a search
+            return 0.0
 
     def _pruning(self, study_trial_id: int | None):
         """What a worker needs to ask the study's pruner after each fold (None: no pruning)."""
