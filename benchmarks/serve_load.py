@@ -85,11 +85,20 @@ async def _generate(host: str, port: int, bodies: list[bytes], rate: float, dura
         ok = False
         try:
             async with asyncio.timeout(timeout - (clock() - due)):
+                request = (b"POST /predict HTTP/1.1\r\nHost: %b\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: %d\r\n\r\n%b" % (host.encode(), len(body), body))
                 conn = await acquire()
+                try:
+                    conn[1].write(request)
+                    head = await conn[0].readuntil(b"\r\n\r\n")
+                except (OSError, asyncio.IncompleteReadError):
+                    # a keep-alive connection the server closed while idle (uvicorn: after 5 s):
+                    # resend on a fresh one, as HTTP clients do when no response byte came back
+                    conn[1].close()
+                    conn = await asyncio.open_connection(host, port)
+                    conn[1].write(request)
+                    head = await conn[0].readuntil(b"\r\n\r\n")
                 reader, writer = conn
-                writer.write(b"POST /predict HTTP/1.1\r\nHost: %b\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: %d\r\n\r\n%b" % (host.encode(), len(body), body))
-                head = await reader.readuntil(b"\r\n\r\n")
                 status = int(head.split(b" ", 2)[1])
                 length = 0
                 for line in head.split(b"\r\n"):

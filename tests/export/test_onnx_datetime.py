@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from assay.export import export_onnx  # noqa: E402
-from tests.export._helpers import fit_member, make_run  # noqa: E402
+from assay.export import export_onnx
+from tests.export._helpers import fit_member, make_run
 
 
 def _graph_of_parts(dp, column):

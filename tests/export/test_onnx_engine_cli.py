@@ -16,11 +16,11 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
 pytest.importorskip("onnxmltools")
 
-import assay  # noqa: E402
-from assay.cli import app  # noqa: E402
-from assay.errors import AssayInputError  # noqa: E402
-from assay.export import OnnxEngine, OnnxModelMissingError  # noqa: E402
-from tests.export._helpers import fit_member, make_run, split  # noqa: E402
+import assay
+from assay.cli import app
+from assay.errors import AssayInputError
+from assay.export import OnnxEngine, OnnxModelMissingError
+from tests.export._helpers import fit_member, make_run, split
 
 
 @pytest.fixture(scope="module")

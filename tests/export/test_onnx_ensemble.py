@@ -12,8 +12,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
 pytest.importorskip("onnxmltools")
 
-from assay.export import OnnxEngine, OnnxExportError, export_onnx  # noqa: E402
-from tests.export._helpers import fit_member, make_run, split  # noqa: E402
+from assay.export import OnnxEngine, OnnxExportError, export_onnx
+from tests.export._helpers import fit_member, make_run, split
 
 
 def _ensemble(task):
@@ -75,7 +75,7 @@ def test_partial_export_leaves_out_what_does_not_convert(tmp_path):
 
 
 def test_verification_without_data_uses_synthetic_rows_with_unseen_and_missing(tmp_path):
-    train, test, target = split("multiclass")
+    train, _, target = split("multiclass")
     m, schema = fit_member(train, target, "lightgbm")
     rep = export_onnx(make_run(schema, [m]), path=tmp_path)
     assert rep.verified_on.startswith("synthetic rows") and rep.n_rows == 500
@@ -97,3 +97,26 @@ def test_unseen_levels_missing_values_and_zero_rows(tmp_path):
     X = run.features(odd)                        # the checks and coercion every engine applies first
     assert np.max(np.abs(run_session(sess, X, schema) - run.model.predict_output(X))) <= 1e-6
     assert run_session(sess, X.iloc[:0], schema).shape == (0, 2)
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost", "random_forest", "hist_gb"])
+def test_values_missing_only_at_prediction_time(family, tmp_path):
+    """Trees never saw a missing value in training (LightGBM: missing_type None, NaN -> 0;
+    scikit-learn: the larger child): the graph routes them as the libraries do."""
+    import pandas as pd
+
+    from assay.export.onnx import run_session, session
+
+    rng = np.random.default_rng(0)
+    n = 900
+    df = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n), "c": rng.choice(list("abc"), n)})
+    df["y"] = ((df["x"] > 0.3) ^ (df["z"] < -0.2) ^ (df["c"] == "a")).astype(int)
+    member, schema = fit_member(df.iloc[:600], "y", family)
+    run = make_run(schema, [member])
+    export_onnx(run, data=df.iloc[600:], path=tmp_path)
+    test = df.iloc[600:].drop(columns=["y"]).copy()
+    test.loc[test.index[::3], "x"] = np.nan
+    test.loc[test.index[1::3], "c"] = None
+    X = run.features(test)
+    got = run_session(session((tmp_path / "model.onnx").read_bytes()), X, schema)
+    assert np.max(np.abs(got - run.model.predict_output(X))) <= 1e-5

@@ -13,12 +13,12 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("skl2onnx")
 pytest.importorskip("onnxmltools")
 
-from assay.export import OnnxExportError, export_onnx  # noqa: E402
-from assay.export.onnx import PROBA_TOLERANCE  # noqa: E402
-from tests.export._helpers import fit_member, make_run, split  # noqa: E402
+from assay.export import OnnxExportError, export_onnx
+from assay.export.onnx import PROBA_TOLERANCE
+from tests.export._helpers import fit_member, make_run, split
 
 TASKS = ["binary", "multiclass", "regression"]
-FAMILIES = ["lightgbm", "xgboost", "random_forest", "extra_trees", "linear"]
+FAMILIES = ["lightgbm", "xgboost", "random_forest", "extra_trees", "hist_gb", "linear"]
 
 
 def _check(run, test, tmp_path):
@@ -111,3 +111,15 @@ def test_text_column_is_named(tmp_path):
     msg = str(err.value)
     assert "lightgbm#0: text column 'Name' (TF-IDF + SVD, in the 'native' preprocessing)" in msg
     assert "--allow-partial" not in msg          # nothing would be left to export
+
+
+def test_a_verification_failure_writes_nothing(tmp_path):
+    """kNN on one-hot data (car): distances tie at the k-th neighbour, ONNX Runtime's TopK and
+    scikit-learn pick different neighbours -- the verification catches it, no file is written."""
+    from assay.export import OnnxVerificationError
+
+    train, test, target = split("multiclass")
+    member, schema = fit_member(train, target, "knn", config=1)
+    with pytest.raises(OnnxVerificationError, match=r"differ from the Python model's by up to .* on 519 rows"):
+        export_onnx(make_run(schema, [member]), data=test, path=tmp_path)
+    assert not (tmp_path / "model.onnx").exists() and not (tmp_path / "export.json").exists()

@@ -77,7 +77,7 @@ def test_multitarget_leaves_of_a_multiclass_forest():
 
     from assay.export.trees import upgrade_trees
 
-    X, y, F = _data()
+    _, y, F = _data()
     y = y + (np.nan_to_num(F[:, 0]) > 1)
     F = np.nan_to_num(F, nan=-1.0)
     rf = RandomForestClassifier(n_estimators=10, random_state=0).fit(F, y)
@@ -86,3 +86,26 @@ def test_multitarget_leaves_of_a_multiclass_forest():
     label, proba = _run(upgrade_trees(copy.deepcopy(onx)), F)
     np.testing.assert_allclose(proba, rf.predict_proba(F), atol=1e-6)
     assert np.array_equal(label, rf.predict(F))
+
+
+def test_xgboost_node_numbering_is_the_library_s_own_in_linear_time():
+    """`_remap_once` (used while converting XGBoost) numbers nodes as onnxmltools' recursion
+    does, on trees whose categorical chains share subtrees."""
+    import json
+
+    import xgboost as xgb
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import XGBConverter
+
+    from assay.export.learners import _linear_xgboost_remap, _remap_once
+
+    X, y, _ = _data()
+    m = xgb.XGBClassifier(n_estimators=8, max_depth=4, enable_categorical=True, tree_method="hist").fit(X, y)
+    trees = [json.loads(t) for t in m.get_booster().get_dump(dump_format="json")]
+    trees = XGBConverter._process_categorical_features(trees)
+    assert any('"BRANCH_EQ"' in json.dumps(t) for t in trees)
+    for t in trees:
+        assert _remap_once(t) == XGBConverter._remap_nodeid(t)
+    original = XGBConverter.__dict__["_remap_nodeid"]
+    with _linear_xgboost_remap():
+        assert XGBConverter._remap_nodeid is _remap_once
+    assert XGBConverter.__dict__["_remap_nodeid"] is original

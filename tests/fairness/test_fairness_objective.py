@@ -48,3 +48,19 @@ def test_no_trial_meets_the_bound_says_so():
     best = min(obj.disparities, key=obj.disparities.get)
     assert weights == {best: 1.0}
     assert obj.summary["met"] is False and "NO trial meets" in obj.summary["message"]
+
+
+def test_group_thresholds_do_what_their_fit_reports():
+    """Decisions margin - t > 0 reproduce the fitted disparity and accuracy exactly, also with
+    tied margins (no row may sit on a threshold)."""
+    from assay.fairness.shift import fit_thresholds
+
+    m = np.round(rng.normal(0, 1.5, N) + 1.2 * Y - 0.6 + 0.5 * (G == "b"), 1)   # many ties
+    for constraint in ("equalized_odds", "demographic_parity", "equal_opportunity"):
+        thr, summ = fit_thresholds(m, Y, G, constraint, 0.02, ["a", "b"])
+        t = np.array([thr[g] for g in G])
+        yhat = (m - t > 0).astype(int)
+        p = np.column_stack([1 - yhat, yhat]).astype(float)
+        assert disparity(p, Y, G, constraint) == summ["disparity_after"] <= 0.02
+        assert int((yhat == Y).sum()) == summ["correct_after"]
+        assert summ["disparity_before"] > 0.05

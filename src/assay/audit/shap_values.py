@@ -54,9 +54,14 @@ def estimator_contributions(est, X: pd.DataFrame, task: str, n_classes: int,
     if kind == "constant":
         m = _margin_matrix(est, X.iloc[:1], task, n_classes)[0]
         return Contributions(np.zeros((len(X), X.shape[1], len(m))), m, "constant", True)
-    if kind in ("booster", "linear", "forest"):
+    if kind in ("booster", "linear", "forest", "hist_gb"):
         Xt = prep.transform(X)
-        if kind == "booster":
+        if kind == "hist_gb":
+            vals, base = _hist_gb_values(learner, Xt, task, n_classes)
+            method = "tree (shap TreeSHAP)"
+            vals, fix = _close_residual(vals, base, _margin_matrix(est, X, task, n_classes), task)
+            exact = fix < 1e-6
+        elif kind == "booster":
             vals, base, exact = _booster_values(learner, Xt, task, n_classes)
             method = "tree (native TreeSHAP)"
             # XGBoost computes in float32 and the ensemble reads the margin back from
@@ -93,6 +98,8 @@ def _learner_kind(learner) -> str:
         return "linear"
     if type(inner).__name__ == "TimeBoxedForest":
         return "forest"
+    if type(inner).__name__ == "TimeBoxedHistGB":
+        return "hist_gb"
     return "other"
 
 
@@ -130,6 +137,27 @@ def _booster_values(learner, Xt, task, n_classes):
     vals[:, :, present] = np.transpose(raw[:, :, :f], (0, 2, 1))
     base[present] = raw[0, :, f]
     return vals, base, len(present) == n_classes
+
+
+def _hist_gb_values(learner, Xt, task, n_classes):
+    """shap's TreeExplainer on scikit-learn's HistGradientBoosting (numeric splits only: the
+    family feeds it ordinal codes). Its raw score is the margin: log-odds (binary), per-class
+    scores equal to log p up to a per-row constant (multiclass), the value (regression)."""
+    import shap
+
+    hgb = learner.model_.model_
+    explainer = shap.TreeExplainer(hgb)
+    v = np.asarray(explainer.shap_values(_dense(Xt)), dtype=float)
+    ev = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
+    n, f = v.shape[0], v.shape[1]
+    if task != "multiclass":
+        return v.reshape(n, f, 1), ev[:1]
+    present = np.asarray(hgb.classes_).astype(int)
+    vals = np.zeros((n, f, n_classes))
+    base = np.full(n_classes, np.log(_EPS))
+    vals[:, :, present] = v.reshape(n, f, len(present))
+    base[present] = ev
+    return vals, base
 
 
 def _close_residual(vals, base, margin, task):

@@ -7,10 +7,11 @@ double tensor -- so that the ensemble combines them exactly as the Python model 
 * LightGBM: onnxmltools (the booster cut at its best iteration; categorical splits included);
 * XGBoost: onnxmltools (categorical splits become chains of BRANCH_EQ nodes);
 * CatBoost: its own `save_model(format="onnx")`, numeric features only;
-* random forest / extra trees, logistic regression, ridge / elastic net, kNN: skl2onnx, plus
+* random forest / extra trees, HistGradientBoosting (hist_gb), logistic regression, ridge /
+  elastic net, kNN: skl2onnx, plus
   the adapters' own arithmetic (forest vote smoothing, target de-standardisation,
   sign-bounded linear models);
-* the MLP (PyTorch) is not converted.
+* the MLP: see `assay.export.mlp`.
 
 Tree ensembles run on float32 features (as scikit-learn's and XGBoost's own trees do;
 LightGBM compares doubles, so a value within float32 rounding of a threshold can
@@ -106,9 +107,9 @@ def _skl2onnx(model, width: int, double: bool, classify: bool):
 
 
 def _booster(g: Graph, learner, feats: Features, classify: bool) -> str:
-    from assay.models.boosters import CatBoostLearner, LightGBMLearner, XGBoostLearner
-
     from onnxmltools.convert.common.data_types import FloatTensorType
+
+    from assay.models.boosters import CatBoostLearner, LightGBMLearner, XGBoostLearner
 
     types = [("input", FloatTensorType([None, feats.width]))]
     if isinstance(learner, LightGBMLearner):
@@ -120,13 +121,43 @@ def _booster(g: Graph, learner, feats: Features, classify: bool) -> str:
 
         booster = learner.booster_.copy()
         booster.feature_names = [f"f{i}" for i in range(feats.width)]      # onnxmltools reads f<i>
-        model = convert_xgboost(booster, initial_types=types, target_opset=MAIN_OPSET)
+        with _linear_xgboost_remap():
+            model = convert_xgboost(booster, initial_types=types, target_opset=MAIN_OPSET)
     elif isinstance(learner, CatBoostLearner):
         return _catboost(g, learner, feats, classify)
     else:
         raise NotConvertible(f"booster {type(learner).__name__}")
     out = _sub_model(g, model, feats.f32, g.fresh("m") + "_", classify)
     return g.to_double(out) if classify else _as_values(g, out)
+
+
+class _linear_xgboost_remap:
+    """onnxmltools 1.16 numbers XGBoost tree nodes by a recursion that re-enters the subtree
+    shared by the nodes of a categorical chain once per chain node: exponential in the
+    chains' nesting (minutes for a 2,000-tree adult model). For the conversion's duration its
+    `_remap_nodeid` is replaced by a traversal visiting each node once, which assigns the
+    same numbers (a revisited subtree was numbered completely on its first visit)."""
+
+    def __enter__(self):
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import XGBConverter
+
+        self.cls, self.saved = XGBConverter, XGBConverter.__dict__["_remap_nodeid"]
+        XGBConverter._remap_nodeid = staticmethod(_remap_once)
+
+    def __exit__(self, *exc):
+        self.cls._remap_nodeid = self.saved
+
+
+def _remap_once(jsnode, remap=None):
+    remap = {} if remap is None else remap
+    stack = [jsnode]
+    while stack:
+        node = stack.pop()
+        if node["nodeid"] in remap:
+            continue
+        remap[node["nodeid"]] = len(remap)
+        stack.extend(reversed(node.get("children", [])))
+    return remap
 
 
 def _catboost(g: Graph, learner, feats: Features, classify: bool) -> str:
@@ -193,6 +224,10 @@ def _sklearn_like(g: Graph, model, feats: Features, classify: bool) -> str:
         t, k = len(forest.estimators_), len(forest.classes_)
         p = g.op("Mul", [g.to_double(out), g.const(t / (t + 1.0))])
         return g.op("Add", [p, g.const(1.0 / (k * (t + 1.0)))])
+    if type(model).__name__ == "TimeBoxedHistGB":          # hist_gb: scikit-learn's HistGradientBoosting
+        from assay.export.trees import hist_gb
+
+        return hist_gb(g, model.model_, feats.f64, classify)
     if isinstance(model, (KNeighborsClassifier, KNeighborsRegressor)) and model.weights != "uniform":
         raise NotConvertible("kNN with weights='distance': skl2onnx 1.20 negates the distances, which makes "
                              "the weights uniform")

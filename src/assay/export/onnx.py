@@ -15,7 +15,8 @@ Members combine as in `assay.ensemble.space`: binary -> logit of p1, multiclass 
 weighted mean, then sigmoid / softmax; regression -> weighted mean.
 
 What does not convert (text columns, CatBoost with categorical features,
-the MLP) is named precisely in `OnnxExportError`. With `allow_partial=True`, members that
+distance-weighted kNN, HistGradientBoosting with native categorical splits) is named
+precisely in `OnnxExportError`. With `allow_partial=True`, members that
 do not convert are left out (the others keep their relative weights), the export says so
 in export.json, and the difference to the Run's full model is measured and reported --
 the exported model is then a different (smaller) ensemble, never passed off as the Run's.
@@ -122,10 +123,12 @@ def build_onnx(run, allow_partial: bool = False):
                 ms.append(_to_margin(g, out, task))
             margins.append((_mean(g, ms), m.weight))
             kept.append(m)
-        except NotConvertible as e:
+        except Exception as e:            # NotConvertible, or a converter library that gave up
             g.nodes[mark[0]:], g.initializers[mark[1]:] = [], []
             g.opsets = mark[2]
-            row.update(converted=False, reason=str(e))
+            reason = str(e) if isinstance(e, NotConvertible) else \
+                f"the converter failed ({type(e).__name__}: {str(e)[:300]})"
+            row.update(converted=False, reason=reason)
         rows.append(row)
     failed = [r for r in rows if not r["converted"]]
     if failed and (not allow_partial or not kept):
@@ -138,9 +141,9 @@ def build_onnx(run, allow_partial: bool = False):
     total = sum(w for _, w in margins)
     margin = None
     for name, w in margins:
-        if not w:
+        if not w and total:
             continue
-        term = g.op("Mul", [name, g.const(w / total)])
+        term = g.op("Mul", [name, g.const(w / total if total else 1.0 / len(margins))])
         margin = term if margin is None else g.op("Add", [margin, term])
     outputs = _outputs(g, margin, task, k)
     meta = {"assay.task": task, "assay.target": str(schema.target),
@@ -148,8 +151,7 @@ def build_onnx(run, allow_partial: bool = False):
             "assay.missing_category": MISSING, "assay.inputs": json.dumps(kinds),
             "assay.members": json.dumps([m.name for m in kept])}
     onnx_model = g.model(outputs, doc="assay Run exported by `assay export`: preprocessing + ensemble")
-    for key, value in meta.items():
-        helper.set_model_props(onnx_model, {**{p.key: p.value for p in onnx_model.metadata_props}, key: value})
+    helper.set_model_props(onnx_model, meta)
     import onnx
 
     onnx.checker.check_model(onnx_model)
@@ -296,7 +298,7 @@ def export_onnx(run, data=None, allow_partial: bool = False, path=None,
     _atomic_write(dest / ONNX_FILE, blob)
     report = ExportReport(
         path=ONNX_FILE, complete=len(kept) == len(run.model.members), members=rows, verified_on=verified_on,
-        n_rows=int(len(X)), max_abs_diff=diff, tolerance=float(tolerance), label_agreement=agree,
+        n_rows=len(X), max_abs_diff=diff, tolerance=float(tolerance), label_agreement=agree,
         max_abs_diff_vs_run=vs_run,
         inputs=input_kinds(run.schema),
         outputs=[o.name for o in model.graph.output],
@@ -345,6 +347,6 @@ def _versions() -> dict:
     for mod in ("onnx", "onnxruntime", "skl2onnx", "onnxmltools"):
         try:
             out[mod] = importlib.import_module(mod).__version__
-        except Exception:          # pragma: no cover - all four are required above
-            pass
+        except (ImportError, AttributeError):      # pragma: no cover - all four are required above
+            out[mod] = "unknown"
     return out

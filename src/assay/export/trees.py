@@ -239,3 +239,60 @@ def _nodes(old, a: dict, b: _Builder, n_targets: int, classifier: bool) -> list:
     best = add("ArgMax", [score], axis=1, keepdims=0)
     out.append(helper.make_node("Gather", [const(np.asarray(labels), np.int64), best], [old.output[0]], axis=0))
     return out
+
+
+def hist_gb(g, model, x: str, classify: bool) -> str:
+    """scikit-learn's HistGradientBoosting (numeric splits, as the "tree" preprocessing feeds
+    it) straight from its fitted predictors into one `TreeEnsemble` in double precision --
+    skl2onnx 1.20 cannot build the node from scikit-learn 1.9's uint32 node arrays.
+    Returns probabilities (N, K) or values (N,), as double."""
+    from onnx import numpy_helper
+
+    loss = type(model._loss).__name__
+    if loss not in ("HalfSquaredError", "HalfBinomialLoss", "HalfMultinomialLoss"):
+        raise NotConvertible(f"HistGradientBoosting with the {loss} loss")
+    b = _Builder()
+    n_targets = len(model._predictors[0])
+    for per_class in model._predictors:
+        for k, predictor in enumerate(per_class):
+            nodes = predictor.nodes
+            if nodes["is_categorical"].any():
+                raise NotConvertible("HistGradientBoosting with categorical splits")
+            index = {}
+            for i in range(len(nodes)):          # nodes are stored parents first
+                if nodes["is_leaf"][i]:
+                    continue
+                index[i] = b._node(int(nodes["feature_idx"][i]), float(nodes["num_threshold"][i]), 0,
+                                   int(nodes["missing_go_to_left"][i]), None, None)
+            if not index:                        # a single leaf
+                leaf = _leaf_value(b, k, float(nodes["value"][0]))
+                b.roots.append(b._node(0, 0.0, 0, 0, (leaf, 1), (leaf, 1)))
+                continue
+            b.roots.append(index[0])
+            for i, j in index.items():
+                for child, side in ((int(nodes["left"][i]), "true"), (int(nodes["right"][i]), "false")):
+                    if nodes["is_leaf"][child]:
+                        b._link(j, side, _leaf_value(b, k, float(nodes["value"][child])), 1)
+                    else:
+                        b._link(j, side, index[child], 0)
+    kw = dict(n_targets=n_targets, aggregate_function=1, post_transform=0, tree_roots=b.roots,
+              nodes_featureids=b.feature, nodes_splits=numpy_helper.from_array(np.asarray(b.split, np.float64)),
+              nodes_modes=numpy_helper.from_array(np.asarray(b.mode, np.uint8)), nodes_truenodeids=b.true,
+              nodes_trueleafs=b.true_leaf, nodes_falsenodeids=b.false, nodes_falseleafs=b.false_leaf,
+              nodes_missing_value_tracks_true=b.missing, leaf_targetids=b.leaf_target,
+              leaf_weights=numpy_helper.from_array(np.asarray(b.leaf_weight, np.float64)))
+    g.opsets["ai.onnx.ml"] = max(g.opsets.get("ai.onnx.ml", 0), ML_OPSET_V5)
+    raw = g.op("TreeEnsemble", [x], domain="ai.onnx.ml", **kw)
+    raw = g.op("Add", [raw, g.const(np.asarray(model._baseline_prediction, dtype=float).reshape(1, -1))])
+    if not classify:
+        return g.reshape(raw, [-1])
+    if n_targets == 1:
+        p1 = g.op("Sigmoid", [raw])
+        return g.op("Concat", [g.op("Sub", [g.const(1.0), p1]), p1], axis=1)
+    return g.op("Softmax", [raw], axis=1)
+
+
+def _leaf_value(b: _Builder, target: int, value: float) -> int:
+    b.leaf_target.append(int(target))
+    b.leaf_weight.append(value)
+    return len(b.leaf_weight) - 1

@@ -247,6 +247,13 @@ def mitigate(run, constraint: str, sensitive=None, *, data=None, method: str = "
         t = np.array([thr.get(v, 0.0) for v in labels])
         new_oof = np.column_stack([1 - _sigmoid(margin - t), _sigmoid(margin - t)])
         info.update(thresholds=thr, oof=summ)
+        if summ["disparity_after"] > bound + 1e-9:
+            info["bound_met"] = False
+            info["note"] = (f"{c.name} <= {bound:g} cannot be reached on the out-of-fold predictions with one "
+                            f"threshold per group; the smallest disparity found ({summ['disparity_after']:.4f}) "
+                            f"is used. " + info.get("note", "")).strip()
+        else:
+            info["bound_met"] = True
     elif method == "threshold_optimizer":
         model, new_oof = _threshold_optimizer(run, c, sens, p1, y, labels, fit_groups, seed)
     else:

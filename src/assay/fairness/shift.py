@@ -6,7 +6,8 @@ transform is strictly monotone: scores stay continuous and the group's AUC is un
 (unlike a randomised post-processor, whose scores take a handful of values).
 
 Fitting (all on out-of-fold predictions, so no refit and no in-sample optimism):
-1. candidate thresholds per group = quantiles of its margins (plus 0, the unmitigated cut);
+1. candidate thresholds per group = midpoints between its distinct margins, thinned evenly
+   to ~400 (plus 0, the unmitigated cut);
    rates (TPR, FPR, selection rate) and correct decisions for every candidate come from
    sorted margins by binary search;
 2. a common target rate (pair of rates for equalized odds) is scanned on a grid; each
@@ -27,13 +28,18 @@ STATS = {"demographic_parity": ("sr",), "equal_opportunity": ("tpr",),
 
 class _GroupCurve:
     def __init__(self, m: np.ndarray, y: np.ndarray):
-        qs = np.quantile(m, np.linspace(0, 1, N_CANDIDATES))
-        self.t = np.unique(np.r_[qs, 0.0, m.max() + 1e-9])
+        # candidates midway between distinct margins (no row sits on a threshold), thinned
+        # evenly over the sorted values (~quantiles); decisions are margin - t > 0, as predict's
+        u = np.unique(m)
+        mids = (u[:-1] + u[1:]) / 2
+        if len(mids) > N_CANDIDATES:
+            mids = mids[np.linspace(0, len(mids) - 1, N_CANDIDATES).astype(int)]
+        self.t = np.unique(np.r_[mids, u[0] - 1.0, u[-1] + 1.0, 0.0])
         pos = np.sort(m[y == 1])
         neg = np.sort(m[y == 0])
         self.n_pos, self.n_neg = len(pos), len(neg)
-        tp = self.n_pos - np.searchsorted(pos, self.t, side="left")
-        fp = self.n_neg - np.searchsorted(neg, self.t, side="left")
+        tp = self.n_pos - np.searchsorted(pos, self.t, side="right")
+        fp = self.n_neg - np.searchsorted(neg, self.t, side="right")
         self.correct = tp + (self.n_neg - fp)
         self.stats = {"tpr": tp / max(self.n_pos, 1), "fpr": fp / max(self.n_neg, 1),
                       "sr": (tp + fp) / max(len(m), 1)}

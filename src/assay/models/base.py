@@ -83,6 +83,13 @@ class ModelFamily:
         """Good configurations to try first, best guess first. Must not be empty."""
         raise NotImplementedError
 
+    def first_configs(self, info: ProblemInfo) -> list[dict]:
+        """What the search tries first: the offline portfolio's configurations for this
+        family and task (models/portfolio.py) where there are some, else `default_configs`."""
+        from assay.models.portfolio import portfolio_configs
+
+        return portfolio_configs(self.name, info.task) or self.default_configs(info)
+
     def search_space(self, trial, info: ProblemInfo) -> dict:
         """Sample a configuration with an Optuna trial. Parameter names must be
         prefixed with the family name (e.g. ``lightgbm.num_leaves``) so that

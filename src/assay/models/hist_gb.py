@@ -1,11 +1,13 @@
-"""scikit-learn's HistGradientBoosting, on the "native" preprocessing style.
+"""scikit-learn's HistGradientBoosting, on the "tree" preprocessing style.
 
 Why a second LightGBM-like booster: its defaults (100 rounds, lr 0.1, 31 leaves,
 20 rows per leaf, native categorical splits) are very strong on small categorical and
 multiclass tables (car, segment, letter), where LightGBM's defaults over-fit, and a fit
-costs about as much as LightGBM's. Categoricals arrive as pandas `category` columns (at
-most 255 levels, which is what HistGradientBoosting can bin) and are split natively
-(`categorical_features="from_dtype"`); missing values are binned natively.
+costs about as much as LightGBM's. Categoricals arrive as ordinal codes (the "tree"
+style), not as native categorical splits: that keeps every split a numeric threshold, so
+shap's TreeExplainer explains the model exactly and fast (native categorical splits
+measured slightly better -- car log loss 0.0257 vs 0.0308, titanic 0.480 vs 0.482, 5-fold
+-- but could only be explained by sampling). Missing values are binned natively.
 
 Threads: the OpenMP pool is limited to `info.n_jobs` during fit and predict
 (threadpoolctl), like the other families' `n_jobs`.
@@ -16,8 +18,6 @@ fit), then as many as the time per round measured so far says fit before the dea
 (`max_time` less a margin of 10%, at most 1 s) -- and growing stops when not one more
 does, or when early stopping ends training. A warm-started fit with an integer seed
 grows the same rounds as one fit, so an allowance that is not hit gives the same model.
-Monotone constraints (`info.extra["monotone"]`) map to `monotonic_cst` on the native
-column names.
 """
 
 from __future__ import annotations
@@ -38,12 +38,10 @@ class TimeBoxedHistGB(BaseEstimator):
     """A HistGradientBoosting model grown in warm-started chunks until `max_time` runs out.
     The fitted model is `model_`; `stopped_by_time_` says whether training was cut short."""
 
-    def __init__(self, estimator=None, max_time: float | None = None, n_jobs: int = 1,
-                 monotone: dict | None = None):
+    def __init__(self, estimator=None, max_time: float | None = None, n_jobs: int = 1):
         self.estimator = estimator
         self.max_time = max_time
         self.n_jobs = n_jobs
-        self.monotone = monotone
 
     def fit(self, X, y, sample_weight=None):
         from threadpoolctl import threadpool_limits
@@ -51,8 +49,6 @@ class TimeBoxedHistGB(BaseEstimator):
         start = fit_clock()
         deadline = deadline_of(start, self.max_time)
         model = clone(self.estimator)
-        if self.monotone and hasattr(X, "columns"):
-            model.set_params(monotonic_cst=[int(self.monotone.get(c, 0)) for c in X.columns])
         total = int(model.max_iter)
         self.stopped_by_time_ = False
         with threadpool_limits(limits=self.n_jobs, user_api="openmp"):
@@ -100,7 +96,7 @@ class TimeBoxedHistGB(BaseEstimator):
 
 class HistGBFamily(ModelFamily):
     name = "hist_gb"
-    capabilities = Capabilities(sample_weight=True, monotone=True, native_categorical=True)
+    capabilities = Capabilities(sample_weight=True)
     relative_cost = 1.0
 
     def default_configs(self, info: ProblemInfo) -> list[dict]:
@@ -126,13 +122,10 @@ class HistGBFamily(ModelFamily):
     def build(self, params: dict, info: ProblemInfo):
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-        from assay.models.boosters import monotone_columns
-
         params = dict(params)
         max_time = max_time_of(params, info)
-        monotone = monotone_columns(params.pop("monotone", None), info)
         cls = HistGradientBoostingClassifier if info.is_classification else HistGradientBoostingRegressor
-        est = cls(categorical_features="from_dtype", random_state=info.seed, **params)
-        learner = TimeBoxedHistGB(est, max_time=max_time, n_jobs=max(1, int(info.n_jobs or 1)), monotone=monotone)
-        return TimedPipeline([(STEP_PREP, build_preprocessor(info.schema, "native", seed=info.seed)),
+        est = cls(random_state=info.seed, **params)
+        learner = TimeBoxedHistGB(est, max_time=max_time, n_jobs=max(1, int(info.n_jobs or 1)))
+        return TimedPipeline([(STEP_PREP, build_preprocessor(info.schema, "tree", seed=info.seed)),
                               (STEP_LEARNER, adapt(learner, info))])

@@ -5,6 +5,7 @@
 the `audit` extra.
 """
 
-from assay.report.builder import build_report, load_card
+from assay.report.builder import build_report
+from assay.report.card import load_card
 
 __all__ = ["build_report", "load_card"]

@@ -65,7 +65,7 @@ def _make_sampler(config: FitConfig):
 def _default_queue(families: list[ModelFamily], info: ProblemInfo) -> list[tuple[str, dict]]:
     """Round-robin over families in registry order (strongest per second first): every
     family's first default, then every second default, ..."""
-    per_family = [(f.name, f.default_configs(info)) for f in families]
+    per_family = [(f.name, f.first_configs(info)) for f in families]
     queue = []
     for i in range(max(len(c) for _, c in per_family)):
         queue += [(name, cfgs[i]) for name, cfgs in per_family if i < len(cfgs)]
