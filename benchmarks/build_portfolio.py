@@ -199,8 +199,8 @@ def main(argv=None) -> int:
     args.families = [f.strip() for f in args.families.split(",") if f.strip()]
     manifest = load_manifest(args.datasets_dir)
     if args.datasets:
-        names = set(args.datasets.split(","))
-        manifest = [e for e in manifest if e["name"] in names]
+        by_name = {e["name"]: e for e in manifest}
+        manifest = [by_name[n] for n in args.datasets.split(",") if n in by_name]   # in the order given
     if not args.build_only:
         evaluate_all(args, manifest)
     scores = pd.DataFrame([json.loads(x) for x in args.scores.read_text().splitlines() if x.strip()])

@@ -21,6 +21,7 @@ def test_median_pruner_stops_trials_after_a_fold(titanic, tmp_path):
     assert run.meta["n_pruned"] == len(pruned) >= 1
     assert run.meta["n_failed"] == 0
     assert pruned["cv_roc_auc"].isna().all()               # a partial score is not a CV score
+    assert (pruned["source"] != "default").all()           # first configurations always run in full
     assert pruned["error"].str.contains(r"pruned after \d of 5 folds").all()
     # pruned trials are ranked below every complete one and never join the ensemble
     assert pruned["rank"].min() > lb.loc[lb["status"] == "ok", "rank"].max()

@@ -173,7 +173,7 @@ class Search:
         spec = TrialSpec(trial_id, family, params, self.info, self.metric.name, self.data_path,
                          self.folds, os.path.join(self.models_dir, f"trial_{trial_id}.pkl"),
                          time_budget=None if timeout is None else max(0.3, 0.9 * timeout - 0.5),
-                         pruning=self._pruning(study_trial_id))
+                         pruning=None if source == "default" else self._pruning(study_trial_id))
         self.progress.trial_started(trial_id, family)
         estimate = self._estimate_memory(family, params)
         if estimate > self.memory_limit:
@@ -207,7 +207,9 @@ class Search:
             return 0.0
 
     def _pruning(self, study_trial_id: int | None):
-        """What a worker needs to ask the study's pruner after each fold (None: no pruning)."""
+        """What a worker needs to ask the study's pruner after each fold (None: no pruning).
+        Each family's first configurations are never pruned: a weaker family still gets one
+        complete, out-of-fold-scored model for the ensemble to consider."""
         if (self._storage is None or study_trial_id is None or self.config.pruner == "none"
                 or len(self.folds) < 2):
             return None
