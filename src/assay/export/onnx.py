@@ -105,6 +105,9 @@ def build_onnx(run, allow_partial: bool = False):
         mark = (len(g.nodes), len(g.initializers), dict(g.opsets))
         row = {"member": m.name, "family": m.family, "weight": float(m.weight), "converted": True, "reason": ""}
         try:
+            if m.family == "stack":
+                raise NotConvertible("the second (stacking) layer does not convert to ONNX; "
+                                     "fit with --stack off to export the whole ensemble")
             ms = []
             for est in m.estimators:
                 if isinstance(est, ConstantModel):         # the baseline: class prior or mean

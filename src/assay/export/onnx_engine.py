@@ -67,13 +67,20 @@ class OnnxEngine:
 
         return run_session(self.session, self._align(read_table(data, what="prediction data")), self.schema)
 
+    def _labels(self, out: np.ndarray) -> np.ndarray:
+        """Class labels by the Run's own decision rule (tuned offsets for threshold metrics,
+        run.json "decision"), so labels equal `Run.predict`'s."""
+        from assay.data.validate import decode_target
+        from assay.ensemble.decision import decide
+
+        offsets = (self.meta.get("decision") or {}).get("offsets")
+        return decode_target(decide(out, None if offsets is None else np.asarray(offsets)), self.schema)
+
     def predict(self, data) -> np.ndarray:
         out = self.predict_output(data)
         if self.task == "regression":
             return out
-        from assay.data.validate import decode_target
-
-        return decode_target(out.argmax(axis=1), self.schema)
+        return self._labels(out)
 
     def predict_frame(self, data) -> pd.DataFrame:
         """The input rows with `prediction` (and `proba_<class>` columns), as `Run.predict_frame`."""
@@ -84,9 +91,7 @@ class OnnxEngine:
         if self.task == "regression":
             res["prediction"] = out
         else:
-            from assay.data.validate import decode_target
-
-            res["prediction"] = decode_target(out.argmax(axis=1), self.schema)
+            res["prediction"] = self._labels(out)
             for j, c in enumerate(self.classes):
                 res[f"proba_{c}"] = out[:, j]
         return res
