@@ -64,10 +64,6 @@ class MitigatedModel:
     def sensitive_columns(self) -> list[str]:
         return self.sensitive if self.method in ("shift", "threshold_optimizer") else []
 
-    @property
-    def members(self):
-        return getattr(self.base, "members", [])
-
     def describe(self) -> list[dict]:
         return self.base.describe() if hasattr(self.base, "describe") else []
 
