@@ -80,6 +80,11 @@ def explain(run, data, rows=None, *, seed: int = 0, background_rows: int = BACKG
     base = np.zeros(c)
     members, exact = [], True
     model = run.model
+    if not hasattr(model, "members"):      # e.g. a fairness-mitigated Run's wrapper
+        from assay.errors import OptionError
+
+        raise OptionError(f"this Run's model ({type(model).__name__}) is not an ensemble of members and "
+                          "cannot be explained by SHAP; explain the Run it was made from")
     total_w = sum(m.weight for m in model.members)
     for m in model.members:
         parts = [estimator_contributions(e, X, task, k, background, seed) for e in m.estimators]
