@@ -240,6 +240,7 @@ def summarise(records: list[dict], systems: list[str]) -> tuple[pd.DataFrame, pd
                          "peak_rss_mb": r.get("peak_rss_mb"), "ok": bool(np.isfinite(score[s])),
                          "limit_kept": bool(r.get("limit_kept", False))})
     long = pd.DataFrame(rows)
+    long.attrs["greater"] = {r["dataset"]: bool(r["greater_is_better"]) for r in records}
     summary = long.groupby("system", sort=False).agg(
         mean_rank=("rank", "mean"), mean_norm=("norm", "mean"), wins=("win", "sum"),
         failures=("ok", lambda s: int((~s).sum())), median_wall_s=("wall_s", "median"),
@@ -264,7 +265,44 @@ def markdown(long: pd.DataFrame, summary: pd.DataFrame, systems: list[str], mach
         g = g.set_index("system")
         cells = [f"**{_f(g.at[s, 'score'], 4)}**" if g.at[s, "win"] else _f(g.at[s, "score"], 4) for s in systems]
         lines.append(f"| {ds} | {seed} | " + " | ".join(cells) + " |")
+    lines += targets(long, systems)
     return "\n".join(lines) + "\n"
+
+
+def targets(long: pd.DataFrame, systems: list[str]) -> list[str]:
+    """The issue's checks: assay vs the better of LightGBM / HGB defaults (0.5% of the
+    metric), predict throughput vs AutoGluon best_quality, time limit kept."""
+    if "assay" not in systems:
+        return []
+    out = ["", "## Targets", ""]
+    refs = [s for s in ("lightgbm", "hgb") if s in systems]
+    rows = []
+    for (ds, seed), g in long.groupby(["dataset", "seed"], sort=False):
+        g = g.set_index("system")
+        a = g.at["assay", "score"]
+        greater = bool(long.attrs.get("greater", {}).get(ds, True))
+        line = {"dataset": ds, "seed": seed, "assay": a, "limit_kept": bool(g.at["assay", "limit_kept"])}
+        if refs:
+            ref_scores = [g.at[r, "score"] for r in refs if np.isfinite(g.at[r, "score"])]
+            if ref_scores and np.isfinite(a):
+                best = max(ref_scores) if greater else min(ref_scores)
+                gap = (best - a) / abs(best) if greater else (a - best) / abs(best)
+                line["gap_vs_best_default_pct"] = 100 * gap
+        if "autogluon_best" in systems:
+            ag = g.at["autogluon_best", "predict_rows_per_s"]
+            mine = g.at["assay", "predict_rows_per_s"]
+            if ag and mine and np.isfinite(ag) and np.isfinite(mine):
+                line["throughput_x_vs_ag_best"] = mine / ag
+            line["ahead_of_ag_best"] = bool(g.at["assay", "rank"] < g.at["autogluon_best", "rank"])
+        rows.append(line)
+    out.append("| dataset | seed | assay worse than best default by (% of metric; target <= 0.5) "
+               "| predict throughput x AG best (target >= 20) | ahead of AG best | limit kept |")
+    out.append("|---|---|---|---|---|---|")
+    for r in rows:
+        out.append(f"| {r['dataset']} | {r['seed']} | {_f(r.get('gap_vs_best_default_pct'), 2)} | "
+                   f"{_f(r.get('throughput_x_vs_ag_best'), 1)} | {r.get('ahead_of_ag_best', '-')} | "
+                   f"{r['limit_kept']} |")
+    return out
 
 
 def _f(x, digits) -> str:
