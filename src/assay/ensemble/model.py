@@ -44,7 +44,10 @@ class EnsembleModel:
         if len(X) == 0:
             shape = (0,) if self.task in ("regression", "binary") else (0, self.n_classes)
             return np.zeros(shape)
-        margins = [m.margin(X, self.task) for m in self.members]
+        from assay.features.pipeline import shared_preparation
+
+        with shared_preparation():       # members' preprocessors normalise X's dtypes once
+            margins = [m.margin(X, self.task) for m in self.members]
         return combine(margins, [m.weight for m in self.members])
 
     def predict_output(self, X) -> np.ndarray:

@@ -22,6 +22,8 @@ and selects/reorders the schema's feature columns itself.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
@@ -90,7 +92,35 @@ class Preprocessor(TransformerMixin, BaseEstimator):
 # -- dtype normalisation ---------------------------------------------------------------
 
 
+_SHARED: ContextVar = ContextVar("assay_shared_preparation", default=None)
+
+
+@contextmanager
+def shared_preparation():
+    """Within this block, the dtype normalisation of one input frame is done once and shared
+    by every preprocessor that sees that same frame object with the same feature schema (an
+    ensemble's members and their fold models all start from the same raw rows). The cache
+    lives only for the block, so a frame changed in place between two predictions is
+    never served stale."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def _prepare(X, schema: Schema) -> pd.DataFrame:
+    cache = _SHARED.get()
+    if cache is None:
+        return _prepare_now(X, schema)
+    key = (id(X), tuple((c.name, c.kind) for c in schema.features))
+    hit = cache.get(key)
+    if hit is None or hit[0] is not X:
+        hit = cache[key] = (X, _prepare_now(X, schema))      # X kept alive: its id stays its own
+    return hit[1]
+
+
+def _prepare_now(X, schema: Schema) -> pd.DataFrame:
     names = schema.feature_names
     if not isinstance(X, pd.DataFrame):
         X = pd.DataFrame(X, columns=names)
