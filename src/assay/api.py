@@ -62,7 +62,10 @@ def fit(data, target: str, config: FitConfig | None = None, *, out=None, overwri
     extra = {"monotone": monotone} if monotone else {}
     if schema.task != "regression":      # the imbalance search dimension reads them
         extra["class_counts"] = np.bincount(y, minlength=len(schema.classes)).tolist()
-    info = ProblemInfo(schema=schema, n_rows=len(y), seed=config.seed, n_jobs=config.threads, extra=extra)
+    from assay.compute.devices import resolve_device
+
+    info = ProblemInfo(schema=schema, n_rows=len(y), seed=config.seed, n_jobs=config.threads,
+                       device=resolve_device(config.device), extra=extra)
     timings["prepare"] = round(budget.elapsed(), 3)
 
     workdir = _make_workdir(out)

@@ -65,6 +65,8 @@ def fit(
                                "median | hyperband | none"),
     stack: str = typer.Option("auto", "--stack", help="second layer trained on out-of-fold predictions + "
                               "features: auto (time limit >= 120 s) | on | off"),
+    device: str = typer.Option("auto", "--device", help="auto (CUDA where a GPU is present) | cpu | cuda: "
+                               "for the MLP, XGBoost and CatBoost"),
     distill: bool = typer.Option(False, "--distill", help="also distill the ensemble into one fast LightGBM "
                                  "(kept as model 'distilled': predict --model distilled)"),
     folds: Optional[int] = typer.Option(None, "--folds", help="CV folds (default by data size)"),
@@ -92,7 +94,7 @@ def fit(
         fams = [f.strip() for f in families.split(",") if f.strip()] if families else None
         cfg = FitConfig(time_limit=time_limit if time_limit and time_limit > 0 else None,
                         max_trials=max_trials, task=task, metric=metric, families=fams,
-                        search=search, pruner=pruner, stack=stack, distill=distill, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
+                        search=search, pruner=pruner, stack=stack, distill=distill, device=device, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
                         monotone=parse_monotone(monotone) if monotone else None,
                         sensitive=sensitive, allow_sensitive_features=allow_sensitive_features,
                         fairness=fairness,

@@ -22,6 +22,7 @@ class FitConfig:
     pruner: str = "median"               # stop bad trials after a fold: median | hyperband | none
     stack: str = "auto"                  # second layer (ensemble/stacking.py): auto | on | off
     distill: bool = False                # also fit one LightGBM on the ensemble's soft targets
+    device: str = "auto"                 # auto (CUDA where a GPU is present) | cpu | cuda
     n_folds: int | None = None           # None = by data size (5 / 3 / holdout)
     seed: int = 0
     n_jobs: int | None = None            # threads per trial; None = all cores
@@ -44,6 +45,10 @@ class FitConfig:
             raise OptionError(f"max trials must be at least 1, got {self.max_trials}")
         if self.search not in SEARCHERS:
             raise OptionError(f"unknown search {self.search!r}; choose from: {', '.join(SEARCHERS)}")
+        from assay.compute.devices import DEVICES
+
+        if self.device not in DEVICES:
+            raise OptionError(f"unknown device {self.device!r}; choose from: {', '.join(DEVICES)}")
         if self.stack not in ("auto", "on", "off"):
             raise OptionError(f"unknown stack {self.stack!r}; choose from: auto, on, off")
         if self.pruner not in PRUNERS:
