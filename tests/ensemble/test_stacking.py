@@ -7,7 +7,6 @@ import pytest
 
 import assay
 from assay.config import FitConfig
-from assay.ensemble.model import EnsembleModel, Member
 from assay.ensemble.stacking import StackedEstimator, use_stacking
 from tests.conftest import DATA
 
@@ -39,22 +38,21 @@ def test_stacker_is_a_scored_candidate(stacked):
     assert "bases" in row["params"].item()
 
 
-def test_stacked_member_predicts_and_explains_exactly(stacked, tmp_path):
+def test_stacked_model_is_kept_predicts_and_explains_exactly(stacked, tmp_path):
     df, run, path = stacked
     lb = run.leaderboard()
-    tid = int(lb.loc[lb["family"] == "stack", "trial"].item())
+    name = lb.loc[lb["family"] == "stack", "model"].item()
+    assert name in run.models()                          # kept, whether or not the selection used it
     X = run.features(df.drop(columns=["class"]).head(40))
-    # on car the stacker earns a place in the ensemble (deterministic: no time limit, seed 0)
-    models = [m for m in run.model.members if m.family == "stack"]
-    assert len(models) == 1 and models[0].weight > 0
-    est = models[0].estimators[0]
-    # the stacker alone, as the only member of an ensemble
+    solo = run.model_for(name)
+    est = solo.members[0].estimators[0]
     assert isinstance(est, StackedEstimator) and len(est.bases) == 2
-    solo = EnsembleModel("multiclass", 4, [Member(tid, "stack", {}, 1.0, [est], "folds")])
     p = solo.predict_output(X)
     assert p.shape == (40, 4) and np.allclose(p.sum(1), 1.0)
     loaded = assay.load(path)
+    np.testing.assert_allclose(loaded.predict_output(X, model=name), p)
     np.testing.assert_allclose(loaded.predict_output(X), run.predict_output(X))
+    loaded.model = loaded.model_for(name)                # explain the stacker as if it were final
     res = loaded.explain(df.drop(columns=["class"]).head(5))
     assert res.additivity_error < 1e-6
     pickle.loads(pickle.dumps(est))

@@ -278,8 +278,19 @@ def test_requests_arriving_together_are_batched(binary_run, rows):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             return await asyncio.gather(*[c.post("/predict", json=r) for r in recs])
 
-    answers = [r.json() for r in asyncio.run(fire())]
+    answers = [r.json() for r in _run_async(fire())]
     expected = binary_run.predict_frame(rows)
     assert [a["predictions"][0] for a in answers] == expected["prediction"].tolist()
     assert [a["probabilities"][0]["1"] for a in answers] == pytest.approx(expected["proba_1"].tolist(), abs=1e-12)
     assert sum(eng.sizes) == len(recs) and max(eng.sizes) > 1 and len(eng.sizes) < len(recs)
+
+
+def _run_async(coro):
+    """asyncio.run in a thread of its own: Playwright's sync API (the session `browser` fixture)
+    keeps an event loop running in the main thread once a browser test has run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import asyncio
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

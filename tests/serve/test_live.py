@@ -70,8 +70,19 @@ def test_concurrent_requests_get_their_own_answers(binary_run):
         return [r.json() for r in rs]
 
     with live_server(binary_run.path) as url:
-        answers = asyncio.run(fire(url))
+        answers = _run_async(fire(url))
     for i, a in enumerate(answers[:-1]):
         assert a["predictions"] == [expected["prediction"].iloc[i]]
         assert a["probabilities"][0]["1"] == pytest.approx(expected["proba_1"].iloc[i], abs=1e-12)
     assert answers[-1]["predictions"] == expected["prediction"].iloc[:5].tolist()
+
+
+def _run_async(coro):
+    """asyncio.run in a thread of its own: Playwright's sync API (the session `browser` fixture)
+    keeps an event loop running in the main thread once a browser test has run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import asyncio
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -16,8 +16,9 @@ Endpoints (all but /health, / and /static/* need the `X-API-Key` header when an 
 
 Bad bodies answer 422 with FastAPI's error shape ({"detail": [{"loc", "msg", "type"}]}, the loc
 naming the field), bodies over `max_body_bytes` 413, a missing/wrong key 401. The handlers
-are `async` and score small bodies inline (no thread-pool hop); large batches and /explain
-run in the thread pool so /health stays responsive.
+are `async`; small /predict bodies are micro-batched (`_Batcher`: requests that arrive while a
+batch is scored form the next batch), large bodies and /explain run in the thread pool, so
+/health stays responsive.
 """
 
 import hmac
