@@ -213,7 +213,7 @@ def main(argv=None) -> int:
     summary = loo.groupby(["family", "group"])[["portfolio_first", "defaults_first", "portfolio_all",
                                                 "defaults_all"]].mean().round(3)
     text = ("Leave-one-dataset-out: mean normalised score on the held-out dataset (1 = best candidate)\n\n"
-            + summary.to_markdown() + "\n")
+            + summary.to_string() + "\n")
     print(text)
     if args.report:
         args.report.write_text(text)

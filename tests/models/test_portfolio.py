@@ -1,0 +1,46 @@
+"""The zero-shot portfolio: valid configurations, used first, defaults where it is silent."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assay.data.validate import encode_target, prepare_training
+from assay.models import portfolio
+from assay.models.base import ProblemInfo
+from assay.models.registry import get_family
+from tests.conftest import DATA
+
+
+def _info(name, target):
+    df = pd.read_csv(DATA / name).head(300)
+    X, y_raw, schema = prepare_training(df, target, None)
+    return X, encode_target(y_raw, schema), ProblemInfo(schema=schema, n_rows=len(X), seed=0, n_jobs=1)
+
+
+def test_the_file_says_how_it_was_built():
+    data = json.loads(portfolio.PATH.read_text())
+    assert len(data["meta"]["built_from"]) >= 10 and "build_portfolio.py" in data["meta"]["command"]
+    assert set(data["portfolio"]) >= {"lightgbm", "hist_gb", "xgboost", "linear"}
+
+
+@pytest.mark.parametrize("name,target", [("titanic.csv.gz", "Survived"), ("abalone.csv.gz", "Rings")])
+def test_every_portfolio_configuration_builds_and_fits(name, target):
+    X, y, info = _info(name, target)
+    for fam_name in json.loads(portfolio.PATH.read_text())["portfolio"]:
+        family = get_family(fam_name)
+        if not family.is_available():
+            continue
+        configs = family.first_configs(info)
+        assert configs == portfolio.portfolio_configs(fam_name, info.task) != []
+        for params in configs:
+            est = family.build(dict(params), info).fit(X, y)
+            out = est.predict_proba(X) if info.is_classification else est.predict(X)
+            assert np.all(np.isfinite(out))
+
+
+def test_families_without_an_entry_use_their_defaults():
+    _, _, info = _info("titanic.csv.gz", "Survived")
+    knn = get_family("knn")
+    assert portfolio.portfolio_configs("knn", info.task) == []
+    assert knn.first_configs(info) == knn.default_configs(info)
