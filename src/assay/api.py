@@ -330,7 +330,8 @@ def _leaderboard(records, base, weights, cv_value, metric, model) -> pd.DataFram
         lb = pd.concat([pd.DataFrame([ens]), lb], ignore_index=True)
     ok = lb["status"].eq("ok")
     sign = 1 if metric.greater_is_better else -1
-    lb["_key"] = np.where(ok, -sign * lb["score"].astype(float), np.inf)
+    # rounded: an ensemble of one member equals it up to the margin round trip's last bits
+    lb["_key"] = np.where(ok, np.round(-sign * lb["score"].astype(float), 9), np.inf)
     lb["_ens"] = lb["model"].ne("ensemble")        # on a tie the ensemble (what predict uses) first
     lb = lb.sort_values(["_key", "_ens", "trial"], kind="stable", na_position="last")
     lb = lb.drop(columns=["_key", "_ens"])
