@@ -194,7 +194,7 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
     timings["ensemble"] = round(time.monotonic() - t, 3)
 
     decision = _tune_decision(model, ens_oof, y, base, metric, schema.task) if candidates else None
-    kept = _best_per_family(candidates, schema.task, info.n_classes) if candidates else {}
+    kept = _kept_models(candidates, schema.task, info.n_classes) if candidates else {}
     if config.distill and candidates:
         from assay.ensemble.distill import NAME, run_distill
 
@@ -276,19 +276,16 @@ def _tune_decision(model, ens_oof, y, base, metric, task: str) -> dict | None:
             "oof_value_argmax": before, "oof_value_tuned_in_sample": after}
 
 
-def _best_per_family(candidates, task: str, n_classes: int) -> dict:
+def _kept_models(candidates, task: str, n_classes: int) -> dict:
     """The best trial of each family as a one-member model over its fold models, kept in the
     Run so a user can trade accuracy for speed (`run.predict(..., model="lightgbm")`)."""
     import pickle
 
     from assay.ensemble.model import EnsembleModel, Member
+    from assay.search.records import best_per_family
 
-    best = {}
-    for r in sorted(candidates, key=lambda r: -r.score):
-        if r.family not in best and r.model_path and os.path.exists(r.model_path):
-            best[r.family] = r
     kept = {}
-    for r in best.values():
+    for r in best_per_family(c for c in candidates if c.model_path and os.path.exists(c.model_path)):
         with open(r.model_path, "rb") as fh:
             folds = pickle.load(fh)
         kept[r.name] = EnsembleModel(task, n_classes, [Member(r.trial_id, r.family, r.params, 1.0, folds, "folds")])

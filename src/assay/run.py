@@ -133,13 +133,7 @@ class Run:
 
         res = read_table(data, what="prediction data")   # our own copy: the user's data is untouched
         out = self.model_for(model).predict_output(self._align(res))
-        if self.task == "regression":
-            res["prediction"] = out
-        else:
-            res["prediction"] = self._labels(out, model)
-            for j, c in enumerate(self.classes):
-                res[f"proba_{c}"] = out[:, j]
-        return res
+        return add_predictions(res, out, self.classes, None if self.task == "regression" else self._labels(out, model))
 
     # -- services over the Run --------------------------------------------
     def explain(self, data, rows=None, **kw):
@@ -183,6 +177,18 @@ class Run:
         where = f" at {self.path}" if self.path else ""
         return (f"<assay.Run {self.task} target={self.schema.target!r} "
                 f"{self.metric}={self.meta.get('cv_score')}{where}>")
+
+
+def add_predictions(frame: pd.DataFrame, out: np.ndarray, classes, labels) -> pd.DataFrame:
+    """`frame` with `prediction` (labels, or the values for a regression: `labels` None) and one
+    `proba_<class>` column per class added (the output of every engine's predict_frame)."""
+    if labels is None:
+        frame["prediction"] = out
+        return frame
+    frame["prediction"] = labels
+    for j, c in enumerate(classes):
+        frame[f"proba_{c}"] = out[:, j]
+    return frame
 
 
 def load(path) -> Run:

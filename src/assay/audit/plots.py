@@ -31,7 +31,7 @@ DPI = 110
 def plot_summary(expl, path, output=None, max_display: int = 15) -> Path:
     """Beeswarm of SHAP values: one row per feature (most important on top), one dot per
     explained row, coloured by the feature's value (categorical: by level)."""
-    plt = _pyplot()
+    plt = pyplot()
     import shap
 
     j = _output_index(expl, output)
@@ -57,7 +57,7 @@ def plot_summary(expl, path, output=None, max_display: int = 15) -> Path:
 
 def plot_importance(expl, path, max_display: int = 15) -> Path:
     """Horizontal bar of mean |SHAP| per feature (multiclass: averaged over the classes)."""
-    plt = _pyplot()
+    plt = pyplot()
     imp = expl.importance()
     shown = imp.iloc[:max_display]
     rest = imp.iloc[max_display:]
@@ -93,7 +93,7 @@ def plot_importance(expl, path, max_display: int = 15) -> Path:
 def plot_dependence(expl, feature, path, output=None) -> Path:
     """SHAP value of `feature` against its value: a scatter for numeric and date features,
     a box and strip per level for categorical ones (the most frequent levels)."""
-    plt = _pyplot()
+    plt = pyplot()
     j = _output_index(expl, output)
     k = _feature_index(expl, feature)
     name = expl.feature_names[k]
@@ -156,7 +156,7 @@ def plot_dependence(expl, feature, path, output=None) -> Path:
 def plot_waterfall(expl, row, path, output=None, max_display: int = 12) -> Path:
     """One row's explanation: from the base value, feature by feature, to the model's margin.
     `row` is a row number of the data explained (one of `expl.rows`)."""
-    plt = _pyplot()
+    plt = pyplot()
     import shap
 
     j = _output_index(expl, output)
@@ -213,11 +213,12 @@ def safe_name(name) -> str:
 # ---------------------------------------------------------------------------- helpers
 
 
-def _pyplot():
+def pyplot(extra: str = "audit"):
+    """matplotlib.pyplot on the Agg backend (no display), or MissingExtraError naming `extra`."""
     try:
         import matplotlib
     except ImportError as e:
-        raise MissingExtraError("matplotlib", "audit") from e
+        raise MissingExtraError("matplotlib", extra) from e
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt

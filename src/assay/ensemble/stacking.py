@@ -164,11 +164,9 @@ def run_stacker(candidates, *, info, metric, folds, data_path: str, workdir: str
     from assay import log
     from assay.search.records import TrialRecord
 
-    best = {}
-    for r in sorted(candidates, key=lambda r: -r.score):
-        if r.family not in best and r.model_path and r.oof is not None:
-            best[r.family] = r
-    bases = list(best.values())[:MAX_BASES]
+    from assay.search.records import best_per_family
+
+    bases = best_per_family(r for r in candidates if r.model_path and r.oof is not None)[:MAX_BASES]
     if len(bases) < 2:
         return None
     trial_id = max(r.trial_id for r in candidates) + 1000

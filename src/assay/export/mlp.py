@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from assay.export._graph import MAIN_OPSET, MISSING, Graph, NotConvertible
-from assay.export.prep import _civil_from_days, _floordiv
+from assay.export.prep import calendar_parts
 
 
 def convert_mlp(g: Graph, pipeline, inputs: dict[str, str], task: str) -> str:
@@ -44,11 +44,7 @@ def _embedding_inputs(g: Graph, ep, inputs) -> tuple[str, str]:
     raw = [inputs[c] for c in ep.num_cols_]
     for c in ep.date_cols_:
         secs = inputs[c]
-        days = _floordiv(g, secs, 86400.0)
-        year, month, day = _civil_from_days(g, days)
-        shifted = g.op("Add", [days, g.const(3.0)])
-        dow = g.op("Sub", [shifted, g.op("Mul", [_floordiv(g, shifted, 7.0), g.const(7.0)])])
-        hour = _floordiv(g, g.op("Sub", [secs, g.op("Mul", [days, g.const(86400.0)])]), 3600.0)
+        year, month, day, dow, hour = calendar_parts(g, secs)
         raw += [year, month, day, dow, hour, g.op("Div", [secs, g.const(_SECONDS_PER_YEAR)])]
     if raw:
         x = g.concat(raw)

@@ -87,11 +87,7 @@ class OnnxEngine:
         from assay.data.io import read_table
 
         res = read_table(data, what="prediction data")
+        from assay.run import add_predictions
+
         out = run_session(self.session, self._align(res), self.schema)
-        if self.task == "regression":
-            res["prediction"] = out
-        else:
-            res["prediction"] = self._labels(out)
-            for j, c in enumerate(self.classes):
-                res[f"proba_{c}"] = out[:, j]
-        return res
+        return add_predictions(res, out, self.classes, None if self.task == "regression" else self._labels(out))

@@ -156,17 +156,25 @@ def _datetime_parts(g: Graph, dp, inputs) -> str:
     parts = []
     for c in dp.columns_:
         secs = inputs[c]
-        days = _floordiv(g, secs, 86400.0)
-        year, month, day = _civil_from_days(g, days)
-        # 1970-01-01 was a Thursday (3)
-        shifted = g.op("Add", [days, g.const(3.0)])
-        dow = g.op("Sub", [shifted, g.op("Mul", [_floordiv(g, shifted, 7.0), g.const(7.0)])])
+        year, month, day, dow, hour = calendar_parts(g, secs, with_hour=bool(dp.has_time_[c]))
         parts += [year, month, day, dow]
-        if dp.has_time_[c]:
-            in_day = g.op("Sub", [secs, g.op("Mul", [days, g.const(86400.0)])])
-            parts.append(_floordiv(g, in_day, 3600.0))
+        if hour is not None:
+            parts.append(hour)
         parts.append(secs)
     return g.concat(parts)
+
+
+def calendar_parts(g: Graph, secs: str, with_hour: bool = True):
+    """Year, month, day, day of week (Monday = 0) and hour (None unless `with_hour`) of
+    seconds since the epoch, as graph outputs."""
+    days = _floordiv(g, secs, 86400.0)
+    year, month, day = _civil_from_days(g, days)
+    # 1970-01-01 was a Thursday (3)
+    shifted = g.op("Add", [days, g.const(3.0)])
+    dow = g.op("Sub", [shifted, g.op("Mul", [_floordiv(g, shifted, 7.0), g.const(7.0)])])
+    hour = (_floordiv(g, g.op("Sub", [secs, g.op("Mul", [days, g.const(86400.0)])]), 3600.0)
+            if with_hour else None)
+    return year, month, day, dow, hour
 
 
 def _floordiv(g: Graph, x: str, d: float) -> str:

@@ -5,27 +5,18 @@ front of a fairness-aware search (metric vs disparity). matplotlib is imported i
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from assay.errors import MissingExtraError
+from assay.audit import plots as audit_plots
 
 DPI = 110
 
 
 def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        raise MissingExtraError("matplotlib", "audit") from None
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return audit_plots.pyplot("audit")
 
 
 def _slug(s: str) -> str:

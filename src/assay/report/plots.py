@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import base64
 import io
-import sys
 
 import numpy as np
 
-from assay.errors import MissingExtraError
+from assay.audit import plots as audit_plots
 
 DPI = 96
 BLUE, ORANGE, GREY, RED, GREEN = "#1e88e5", "#fb8c00", "#9e9e9e", "#e53935", "#43a047"
@@ -23,15 +22,7 @@ MAX_CONFUSION = 20    # confusion matrix: the most frequent classes (others grou
 
 
 def pyplot():
-    try:
-        import matplotlib
-    except ImportError as e:
-        raise MissingExtraError("matplotlib", "report") from e
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return audit_plots.pyplot("report")
 
 
 def to_uri(fig) -> str:

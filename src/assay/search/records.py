@@ -50,3 +50,11 @@ class TrialRecord:
             "params": json.dumps(self.params, sort_keys=True, default=str),
             "error": self.error.strip().splitlines()[0][:300] if self.error else "",
         }
+
+
+def best_per_family(records) -> list[TrialRecord]:
+    """The best-scoring record of each family, best first."""
+    best: dict[str, TrialRecord] = {}
+    for r in sorted(records, key=lambda r: -r.score):
+        best.setdefault(r.family, r)
+    return list(best.values())
