@@ -32,7 +32,10 @@ def test_every_portfolio_configuration_builds_and_fits(name, target):
         if not family.is_available():
             continue
         configs = family.first_configs(info)
-        assert configs == portfolio.portfolio_configs(fam_name, info.task) != []
+        ref = family.reference_configs(info)
+        assert configs[:len(ref)] == ref
+        assert [c for c in configs if c not in ref] == [
+            c for c in portfolio.portfolio_configs(fam_name, info.task) if c not in ref] != []
         for params in configs:
             est = family.build(dict(params), info).fit(X, y)
             out = est.predict_proba(X) if info.is_classification else est.predict(X)
@@ -44,3 +47,9 @@ def test_families_without_an_entry_use_their_defaults():
     knn = get_family("knn")
     assert portfolio.portfolio_configs("knn", info.task) == []
     assert knn.first_configs(info) == knn.default_configs(info)
+
+
+def test_hist_gb_tries_scikit_learns_defaults_before_the_portfolio():
+    _, _, info = _info("titanic.csv.gz", "Survived")
+    configs = get_family("hist_gb").first_configs(info)
+    assert configs[0] == {} and configs.count({}) == 1 and len(configs) > 1

@@ -7,9 +7,11 @@ Styles
           categoricals: one-hot, rare levels grouped (min_frequency), unknown -> infrequent/zero;
           high cardinality: one-hot of the top levels + frequency encoding;
           text: TF-IDF (2000 terms per column, sparse).
-"tree"    float64 matrix for sklearn forests: numerics as is (NaN kept), datetime parts,
-          categoricals ordinal-encoded (unknown/missing -> NaN), high cardinality ordinal
-          (rare grouped) + frequency, text TF-IDF -> 20 SVD components.
+"tree"    float64 matrix for sklearn forests and HistGradientBoosting: numerics as is (NaN kept),
+          datetime parts, categoricals ordinal-encoded in target order (unknown/missing -> NaN;
+          see `target_order`: one threshold split can then cut the levels as a categorical
+          split would), high cardinality ordinal (rare grouped) + frequency, text TF-IDF -> 20
+          SVD components.
 "native"  a DataFrame for LightGBM / XGBoost / CatBoost: categoricals as pandas `category`
           with the levels fixed at fit time (unseen -> NaN), high cardinality capped at the
           255 most frequent levels + a frequency column; numerics, datetime parts and text SVD
@@ -35,7 +37,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from assay.data.schema import BOOLEAN, CATEGORICAL, DATETIME, HIGH_CARDINALITY, NUMERIC, TEXT, Schema
 from assay.errors import ColumnError
-from assay.features.encoders import DatetimeParts, FrequencyEncoder, TextEncoder
+from assay.features.encoders import DatetimeParts, FrequencyEncoder, TextEncoder, target_order
 
 STYLES = ("linear", "tree", "native")
 
@@ -63,7 +65,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X, y=None):
-        self.fit_transform(X)
+        self.fit_transform(X, y)
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
@@ -71,7 +73,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         if self.style == "native":
             self.inner_ = NativeFrame(schema=self.schema, seed=self.seed)
         else:
-            self.inner_ = _column_transformer(self.schema, self.style, self.seed, X)
+            self.inner_ = _column_transformer(self.schema, self.style, self.seed, X, y)
         Xt = self.inner_.fit_transform(X)
         self.empty_ = Xt.iloc[:0] if isinstance(Xt, pd.DataFrame) else Xt[:0]
         self.n_features_out_ = Xt.shape[1]
@@ -172,7 +174,7 @@ def _isna(v) -> bool:
 # -- linear / tree: one ColumnTransformer --------------------------------------------------
 
 
-def _column_transformer(schema: Schema, style: str, seed: int, X: pd.DataFrame) -> ColumnTransformer:
+def _column_transformer(schema: Schema, style: str, seed: int, X: pd.DataFrame, y=None) -> ColumnTransformer:
     num = schema.of_kind(NUMERIC, BOOLEAN)
     dt = schema.of_kind(DATETIME)
     cat = schema.of_kind(CATEGORICAL)
@@ -194,7 +196,8 @@ def _column_transformer(schema: Schema, style: str, seed: int, X: pd.DataFrame) 
         ordinal = dict(handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan)
         parts += [("num", "passthrough", num)]
         parts += [("dt", DatetimeParts(), dt)]
-        parts += [("cat", OrdinalEncoder(**ordinal), cat)]
+        levels = "auto" if y is None else [target_order(X[c], y, schema.task) for c in cat]
+        parts += [("cat", OrdinalEncoder(categories=levels, **ordinal), cat)]
         parts += [("hc", OrdinalEncoder(min_frequency=MIN_FREQUENCY, **ordinal), hc)]
         parts += [("hcf", FrequencyEncoder(), hc)]
         parts += [("text", TextEncoder(max_features=TEXT_TERMS_TREE, svd_components=TEXT_SVD, seed=seed), text)]

@@ -84,11 +84,20 @@ class ModelFamily:
         raise NotImplementedError
 
     def first_configs(self, info: ProblemInfo) -> list[dict]:
-        """What the search tries first: the offline portfolio's configurations for this
-        family and task (models/portfolio.py) where there are some, else `default_configs`."""
+        """What the search tries first: the family's `reference_configs`, then the offline
+        portfolio's configurations for this family and task (models/portfolio.py) where there
+        are some, else `default_configs`."""
         from assay.models.portfolio import portfolio_configs
 
-        return portfolio_configs(self.name, info.task) or self.default_configs(info)
+        ref = self.reference_configs(info)
+        rest = portfolio_configs(self.name, info.task) or self.default_configs(info)
+        return ref + [c for c in rest if c not in ref]
+
+    def reference_configs(self, info: ProblemInfo) -> list[dict]:
+        """Configurations always tried first, whatever the portfolio says: a library's own
+        defaults where users measure assay against them (a search that loses to them is not
+        good enough). None by default."""
+        return []
 
     def search_space(self, trial, info: ProblemInfo) -> dict:
         """Sample a configuration with an Optuna trial. Parameter names must be
