@@ -177,7 +177,7 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
                                                            config.ensemble_size)
     elif candidates:
         weights, cv_value, ens_oof = select_members(candidates, y, metric, schema.task,
-                                                    config.ensemble_size)
+                                                    config.ensemble_size, config.speed_tolerance)
     if candidates:
         progress.phase("refitting")
         model = assemble(candidates, weights, task=schema.task, n_classes=info.n_classes,

@@ -73,6 +73,9 @@ def fit(
     seed: int = typer.Option(0, "--seed"),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="threads per trial (default all cores)"),
     refit: str = typer.Option("auto", "--refit", help="auto | full | folds"),
+    speed_tolerance: float = typer.Option(0.001, "--speed-tolerance", help="drop ensemble members that slow "
+                                          "prediction but add less than this share of the CV score "
+                                          "(0.001 = 0.1%; 0 keeps every selected member)"),
     monotone: Optional[str] = typer.Option(None, "--monotone", help="monotone constraints, e.g. age:+1,debt:-1 (numeric columns)"),
     sensitive: Optional[str] = typer.Option(None, "--sensitive", help="sensitive columns, e.g. sex,race: kept out of "
                                             "the features and recorded for fairness audits"),
@@ -95,6 +98,7 @@ def fit(
         cfg = FitConfig(time_limit=time_limit if time_limit and time_limit > 0 else None,
                         max_trials=max_trials, task=task, metric=metric, families=fams,
                         search=search, pruner=pruner, stack=stack, distill=distill, device=device, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
+                        speed_tolerance=speed_tolerance,
                         monotone=parse_monotone(monotone) if monotone else None,
                         sensitive=sensitive, allow_sensitive_features=allow_sensitive_features,
                         fairness=fairness,

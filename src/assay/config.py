@@ -29,6 +29,7 @@ class FitConfig:
     trial_time_limit: float | None = None  # hard cap per trial (s); None = what the budget leaves
     memory_limit_mb: float | None = None   # per trial; None = 75% of available memory
     ensemble_size: int = 40              # greedy selection rounds
+    speed_tolerance: float = 0.001       # drop slow members adding less than this (relative) to the CV score
     refit: str = "auto"                  # auto | full | folds
     verbosity: int = 1                   # 0 quiet, 1 progress, 2 verbose logs
     monotone: dict[str, int] | None = None  # {raw column: +1 / -1}; only monotone-capable families
@@ -55,6 +56,8 @@ class FitConfig:
             raise OptionError(f"unknown pruner {self.pruner!r}; choose from: {', '.join(PRUNERS)}")
         if self.refit not in REFIT:
             raise OptionError(f"unknown refit {self.refit!r}; choose from: {', '.join(REFIT)}")
+        if not (0.0 <= self.speed_tolerance < 1.0):
+            raise OptionError(f"speed tolerance must be in [0, 1), got {self.speed_tolerance}")
         if self.n_folds is not None and self.n_folds < 2:
             raise OptionError(f"n_folds must be at least 2, got {self.n_folds}")
         if self.monotone is not None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from assay import log
 from assay.ensemble.model import EnsembleModel, Member
-from assay.ensemble.selection import greedy_selection
+from assay.ensemble.selection import greedy_selection, prune_for_speed
 from assay.ensemble.stacking import STACKER_FAMILY
 from assay.ensemble.space import from_margin, to_margin
 from assay.search.records import TrialRecord
@@ -19,18 +19,41 @@ from assay.search.trial import validated_rows
 
 
 def select_members(candidates: list[TrialRecord], y: np.ndarray, metric, task: str,
-                   n_rounds: int) -> tuple[dict[int, float], float, np.ndarray]:
+                   n_rounds: int, tolerance: float = 0.0) -> tuple[dict[int, float], float, np.ndarray]:
     """Weights by trial id, the ensemble's out-of-fold metric value, and its out-of-fold
-    predictions on the validated rows."""
+    predictions on the validated rows. With a `tolerance`, members that slow prediction
+    down but add less than that (relative) to the out-of-fold score are dropped
+    (`prune_for_speed`)."""
     cands = sorted(candidates, key=lambda r: -r.score)
     mask = validated_rows(cands[0].oof)
     margins = [to_margin(r.oof[mask], task) for r in cands]
     w = greedy_selection(margins, y[mask], metric, task, n_rounds=n_rounds)
+    if tolerance > 0:
+        costs = _costs(cands)
+        w = prune_for_speed(margins, w, costs, y[mask], metric, task, tolerance)
     weights = {r.trial_id: float(wi) for r, wi in zip(cands, w) if wi > 0}
     combined = sum(wi * m for wi, m in zip(w, margins) if wi > 0)
     oof = from_margin(combined, task)
     value = metric.value(y[mask], oof)
     return weights, value, oof
+
+
+def _costs(cands: list[TrialRecord], n_folds: int = 5) -> np.ndarray:
+    """Each candidate's relative prediction cost per row: its family's `predict_cost`
+    (static, so that the same seed selects the same ensemble; trial timings are noisy).
+    A second layer also runs every base's fold models (`n_folds` each)."""
+    from assay.errors import OptionError
+    from assay.models.registry import get_family
+
+    def own(family: str) -> float:
+        try:
+            return float(get_family(family).predict_cost)
+        except OptionError:          # not a registered family
+            return 2.0
+
+    by_name = {r.name: own(r.family) for r in cands}
+    return np.array([n_folds * sum(by_name.get(b, 2.0) for b in r.params.get("bases", [])) + 2.0
+                     if r.family == STACKER_FAMILY else by_name[r.name] for r in cands])
 
 
 def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: str, n_classes: int,

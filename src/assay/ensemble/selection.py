@@ -36,3 +36,37 @@ def greedy_selection(margins: list[np.ndarray], y: np.ndarray, metric, task: str
     # keep the best prefix of the greedy path (adding more never helps past it)
     w = history_best.astype(float)
     return w / w.sum()
+
+
+def prune_for_speed(margins: list[np.ndarray], weights: np.ndarray, costs: np.ndarray, y: np.ndarray,
+                    metric, task: str, tolerance: float) -> np.ndarray:
+    """Drop members that cost prediction time but add (almost) nothing: backward elimination
+    over the members with a weight, each step removing the most expensive member (`costs`:
+    relative cost per row) whose removal -- the others' weights renormalised -- keeps the
+    ensemble's score within `tolerance` (relative, of the metric as users read it) of the
+    unpruned ensemble's. Stops when no member can go. Returns the new weights (summing to 1).
+    """
+    w = np.asarray(weights, dtype=float).copy()
+    if tolerance <= 0 or np.count_nonzero(w) < 2:
+        return w
+
+    def value(weights_):
+        combined = sum(wi * m for wi, m in zip(weights_, margins) if wi > 0) / weights_.sum()
+        return metric.value(y, from_margin(combined, task))
+
+    full = value(w)
+    # the worst value still allowed, in the metric's own direction
+    slack = tolerance * max(abs(full), 1e-12)
+    limit = full - slack if metric.greater_is_better else full + slack
+    while np.count_nonzero(w) > 1:
+        options = []
+        for i in np.flatnonzero(w):
+            trial = w.copy()
+            trial[i] = 0.0
+            v = value(trial)
+            if (v >= limit) if metric.greater_is_better else (v <= limit):
+                options.append((costs[i], -i, trial))
+        if not options:
+            break
+        _, _, w = max(options, key=lambda o: (o[0], o[1]))
+    return w / w.sum()

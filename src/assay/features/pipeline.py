@@ -75,11 +75,25 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         else:
             self.inner_ = _column_transformer(self.schema, self.style, self.seed, X, y)
         Xt = self.inner_.fit_transform(X)
+        self.fingerprint_ = _fingerprint(X, y, self.style, self.seed)
         self.empty_ = Xt.iloc[:0] if isinstance(Xt, pd.DataFrame) else Xt[:0]
         self.n_features_out_ = Xt.shape[1]
         return Xt
 
     def transform(self, X):
+        cache = _SHARED.get()
+        fingerprint = getattr(self, "fingerprint_", None)     # absent in Runs saved before it
+        if cache is None or fingerprint is None:
+            return self._transform(X)
+        # members refit on the same rows with the same style fit identical preprocessors:
+        # within a shared_preparation() block their output is computed once
+        key = ("out", id(X), fingerprint)
+        hit = cache.get(key)
+        if hit is None or hit[0] is not X:
+            hit = cache[key] = (X, self._transform(X))
+        return hit[1]
+
+    def _transform(self, X):
         X = _prepare(X, self.schema)
         if len(X) == 0:      # sklearn encoders refuse 0 rows; the answer is known
             return self.empty_.copy()
@@ -89,6 +103,20 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         if isinstance(self.empty_, pd.DataFrame):
             return np.asarray(self.empty_.columns, dtype=object)
         return self.inner_.get_feature_names_out()
+
+
+def _fingerprint(X: pd.DataFrame, y, style: str, seed: int) -> str:
+    """What a fitted preprocessor's state depends on: its style and seed, the training rows
+    (schema columns, normalised) and the target (target-ordered codes). Two preprocessors
+    with equal fingerprints transform any input identically."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{style}|{seed}|{'|'.join(map(str, X.columns))}|{len(X)}".encode())
+    h.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+    if y is not None:
+        h.update(np.ascontiguousarray(np.asarray(y, dtype=float)).tobytes())
+    return h.hexdigest()
 
 
 # -- dtype normalisation ---------------------------------------------------------------
@@ -101,9 +129,10 @@ _SHARED: ContextVar = ContextVar("assay_shared_preparation", default=None)
 def shared_preparation():
     """Within this block, the dtype normalisation of one input frame is done once and shared
     by every preprocessor that sees that same frame object with the same feature schema (an
-    ensemble's members and their fold models all start from the same raw rows). The cache
-    lives only for the block, so a frame changed in place between two predictions is
-    never served stale."""
+    ensemble's members and their fold models all start from the same raw rows), and so is the
+    whole transform of preprocessors fitted identically (same style, seed, training rows and
+    target: `_fingerprint`), as members refit on all rows are. The cache lives only for the
+    block, so a frame changed in place between two predictions is never served stale."""
     token = _SHARED.set({})
     try:
         yield

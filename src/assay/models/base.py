@@ -72,6 +72,7 @@ class ModelFamily:
     requires: tuple[str, ...] = ()   # importable modules the family needs
     extra: str = ""                  # pip extra that installs them
     relative_cost: float = 1.0       # rough fit cost vs a default LightGBM (search ordering)
+    predict_cost: float = 2.0        # rough per-row scoring cost (speed-aware ensemble pruning)
 
     def is_available(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.requires)

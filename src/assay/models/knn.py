@@ -21,6 +21,7 @@ class KNNFamily(ModelFamily):
     name = "knn"
     capabilities = Capabilities(sample_weight=False)
     relative_cost = 2.0
+    predict_cost = 6.0              # grows with the training rows
 
     def default_configs(self, info: ProblemInfo) -> list[dict]:
         return [

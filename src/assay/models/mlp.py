@@ -279,6 +279,7 @@ class MLPFamily(ModelFamily):
     requires = ("torch",)
     extra = "deep"
     relative_cost = 8.0
+    predict_cost = 1.5
 
     def default_configs(self, info: ProblemInfo) -> list[dict]:
         return [
