@@ -276,16 +276,29 @@ def _tune_decision(model, ens_oof, y, base, metric, task: str) -> dict | None:
             "oof_value_argmax": before, "oof_value_tuned_in_sample": after}
 
 
-def _kept_models(candidates, task: str, n_classes: int) -> dict:
+# A kept model is saved with the Run. Fold models of fully grown forests on a few thousand
+# rows take gigabytes (california_housing: 0.8 GB random forest + 1.3 GB extra trees), and
+# writing them cost 13 s past a 60 s limit; a family whose fold models exceed this is not kept.
+KEPT_MAX_MB = 150.0
+
+
+def _kept_models(candidates, task: str, n_classes: int, max_mb: float | None = None) -> dict:
     """The best trial of each family as a one-member model over its fold models, kept in the
-    Run so a user can trade accuracy for speed (`run.predict(..., model="lightgbm")`)."""
+    Run so a user can trade accuracy for speed (`run.predict(..., model="lightgbm")`).
+    Families whose fold models take more than `max_mb` on disk are left out (logged)."""
     import pickle
 
     from assay.ensemble.model import EnsembleModel, Member
     from assay.search.records import best_per_family
 
+    max_mb = KEPT_MAX_MB if max_mb is None else max_mb
     kept = {}
     for r in best_per_family(c for c in candidates if c.model_path and os.path.exists(c.model_path)):
+        size_mb = os.path.getsize(r.model_path) / 2**20
+        if size_mb > max_mb:
+            log.info(f"not keeping {r.name} for predict(model=...): its fold models take "
+                     f"{size_mb:,.0f} MB (more than {max_mb:,.0f} MB)")
+            continue
         with open(r.model_path, "rb") as fh:
             folds = pickle.load(fh)
         kept[r.name] = EnsembleModel(task, n_classes, [Member(r.trial_id, r.family, r.params, 1.0, folds, "folds")])

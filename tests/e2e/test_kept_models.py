@@ -57,3 +57,18 @@ def test_cli_predict_model_option(saved, tmp_path):
     assert res.output.splitlines()[0].endswith("proba_vgood") and len(res.output.splitlines()) == 6
     res = CliRunner().invoke(app, ["predict", str(path), str(data), "--model", "nope"])
     assert res.exit_code == 2 and "keeps no model called 'nope'" in res.output
+
+
+def test_a_family_whose_fold_models_are_too_big_is_not_kept(monkeypatch):
+    """Fold models over the size cap (grown forests on a few thousand rows reach gigabytes)
+    are not kept: writing them made a 60 s fit overrun its limit by 13 s."""
+    import assay.api
+
+    monkeypatch.setattr(assay.api, "KEPT_MAX_MB", 0.05)     # 50 kB: the forest is bigger, linear not
+    df = pd.read_csv(DATA / "car.csv.gz")
+    run = assay.fit(df, "class", time_limit=None, max_trials=2, families=["linear", "random_forest"],
+                    verbosity=0)
+    kept = {n.split("#")[0] for n in run.models()[1:]}
+    assert "linear" in kept and "random_forest" not in kept
+    lb = run.leaderboard()
+    assert not lb.loc[lb["family"] == "random_forest", "kept"].any()
