@@ -422,6 +422,11 @@ class LightGBMFamily(_BoosterFamily):
     relative_cost = 1.0
     learner = LightGBMLearner
 
+    def reference_configs(self, info: ProblemInfo) -> list[dict]:
+        # LightGBM's own defaults (100 rounds on every training row, no inner split): the
+        # reference users measure against; on letter they beat a 60 s search by 1.9%
+        return [{"n_estimators": 100, "early_stopping_rounds": 0}]
+
     def default_configs(self, info: ProblemInfo) -> list[dict]:
         # min_data_per_group (default 100) would forbid categorical splits on small data.
         base = {"learning_rate": 0.05, "min_data_per_group": 20}
