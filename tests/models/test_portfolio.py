@@ -53,3 +53,13 @@ def test_hist_gb_tries_scikit_learns_defaults_before_the_portfolio():
     _, _, info = _info("titanic.csv.gz", "Survived")
     configs = get_family("hist_gb").first_configs(info)
     assert configs[0] == {} and configs.count({}) == 1 and len(configs) > 1
+
+
+def test_lightgbm_tries_its_library_defaults_first():
+    """100 rounds on every training row, no inner split: LightGBM's own defaults."""
+    _, _, info = _info("titanic.csv.gz", "Survived")
+    family = get_family("lightgbm")
+    configs = family.first_configs(info)
+    assert configs[0] == {"n_estimators": 100, "early_stopping_rounds": 0} and len(configs) > 1
+    learner = family.build(dict(configs[0]), info).steps[-1][1]
+    assert learner.n_estimators == 100 and learner.early_stopping_rounds == 0
