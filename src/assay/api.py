@@ -282,22 +282,21 @@ def _tune_decision(model, ens_oof, y, base, metric, task: str) -> dict | None:
 KEPT_MAX_MB = 150.0
 
 
-def _kept_models(candidates, task: str, n_classes: int, max_mb: float | None = None) -> dict:
+def _kept_models(candidates, task: str, n_classes: int) -> dict:
     """The best trial of each family as a one-member model over its fold models, kept in the
     Run so a user can trade accuracy for speed (`run.predict(..., model="lightgbm")`).
-    Families whose fold models take more than `max_mb` on disk are left out (logged)."""
+    Families whose fold models take more than `KEPT_MAX_MB` on disk are left out (logged)."""
     import pickle
 
     from assay.ensemble.model import EnsembleModel, Member
     from assay.search.records import best_per_family
 
-    max_mb = KEPT_MAX_MB if max_mb is None else max_mb
     kept = {}
     for r in best_per_family(c for c in candidates if c.model_path and os.path.exists(c.model_path)):
         size_mb = os.path.getsize(r.model_path) / 2**20
-        if size_mb > max_mb:
+        if size_mb > KEPT_MAX_MB:
             log.info(f"not keeping {r.name} for predict(model=...): its fold models take "
-                     f"{size_mb:,.0f} MB (more than {max_mb:,.0f} MB)")
+                     f"{size_mb:,.0f} MB (more than {KEPT_MAX_MB:,.0f} MB)")
             continue
         with open(r.model_path, "rb") as fh:
             folds = pickle.load(fh)

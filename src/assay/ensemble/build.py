@@ -41,18 +41,20 @@ def select_members(candidates: list[TrialRecord], y: np.ndarray, metric, task: s
 def _costs(cands: list[TrialRecord], n_folds: int = 5) -> np.ndarray:
     """Each candidate's relative prediction cost per row: its family's `predict_cost`
     (static, so that the same seed selects the same ensemble; trial timings are noisy).
-    A second layer also runs every base's fold models (`n_folds` each)."""
+    A second layer runs its own booster plus every base's fold models (`n_folds` each)."""
     from assay.errors import OptionError
+    from assay.models.base import ModelFamily
     from assay.models.registry import get_family
 
     def own(family: str) -> float:
         try:
             return float(get_family(family).predict_cost)
-        except OptionError:          # not a registered family
-            return 2.0
+        except OptionError:          # the stacker: not a registered family
+            return ModelFamily.predict_cost
 
     by_name = {r.name: own(r.family) for r in cands}
-    return np.array([n_folds * sum(by_name.get(b, 2.0) for b in r.params.get("bases", [])) + 2.0
+    return np.array([ModelFamily.predict_cost
+                     + n_folds * sum(by_name.get(b, ModelFamily.predict_cost) for b in r.params.get("bases", []))
                      if r.family == STACKER_FAMILY else by_name[r.name] for r in cands])
 
 

@@ -87,11 +87,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             return self._transform(X)
         # members refit on the same rows with the same style fit identical preprocessors:
         # within a shared_preparation() block their output is computed once
-        key = ("out", id(X), fingerprint)
-        hit = cache.get(key)
-        if hit is None or hit[0] is not X:
-            hit = cache[key] = (X, self._transform(X))
-        return hit[1]
+        return _cached(cache, ("out", id(X), fingerprint), X, lambda: self._transform(X))
 
     def _transform(self, X):
         X = _prepare(X, self.schema)
@@ -145,9 +141,15 @@ def _prepare(X, schema: Schema) -> pd.DataFrame:
     if cache is None:
         return _prepare_now(X, schema)
     key = (id(X), tuple((c.name, c.kind) for c in schema.features))
+    return _cached(cache, key, X, lambda: _prepare_now(X, schema))
+
+
+def _cached(cache: dict, key, X, compute):
+    """`compute()` once per block for the frame `X` (keyed by its id, which stays its own
+    because the entry keeps X alive)."""
     hit = cache.get(key)
     if hit is None or hit[0] is not X:
-        hit = cache[key] = (X, _prepare_now(X, schema))      # X kept alive: its id stays its own
+        hit = cache[key] = (X, compute())
     return hit[1]
 
 

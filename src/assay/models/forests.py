@@ -76,15 +76,10 @@ class TimeBoxedForest(BaseEstimator):
     def classes_(self):
         return self.forest_.classes_
 
-    def _scoring(self, n_rows: int):
+    def _n_threads(self, n_rows: int) -> int:
         from assay.compute.cores import predict_threads
 
-        return _threads(self.forest_, predict_threads(n_rows, self.forest_.n_jobs, SINGLE_THREAD_PREDICT_ROWS))
-
-    def _one_thread(self, n_rows: int) -> bool:
-        from assay.compute.cores import predict_threads
-
-        return predict_threads(n_rows, self.forest_.n_jobs, SINGLE_THREAD_PREDICT_ROWS) == 1
+        return predict_threads(n_rows, self.forest_.n_jobs, SINGLE_THREAD_PREDICT_ROWS)
 
     def _tree_sum(self, X, method: str):
         """The forest's mean over trees, summed in a plain loop: the same numbers as the
@@ -106,19 +101,21 @@ class TimeBoxedForest(BaseEstimator):
         return self.forest_.feature_importances_
 
     def predict(self, X):
-        if self._one_thread(X.shape[0]) and not hasattr(self.forest_, "classes_"):
+        n = self._n_threads(X.shape[0])
+        if n == 1 and not hasattr(self.forest_, "classes_"):
             return self._tree_sum(X, "predict")
-        with self._scoring(X.shape[0]):
+        with _threads(self.forest_, n):
             return self.forest_.predict(X)
 
     def predict_proba(self, X):
         """The trees' vote shares, smoothed as if one more tree had voted uniformly:
         (p * T + 1/K) / (T + 1). A unanimous forest then says 1 - 1/(K(T+1)), not exactly
         1, so its log-odds stay finite (the ensemble averages log-odds)."""
-        if self._one_thread(X.shape[0]):
+        n = self._n_threads(X.shape[0])
+        if n == 1:
             p = self._tree_sum(X, "predict_proba")
         else:
-            with self._scoring(X.shape[0]):
+            with _threads(self.forest_, n):
                 p = self.forest_.predict_proba(X)
         t, k = len(self.forest_.estimators_), p.shape[1]
         return (p * t + 1.0 / k) / (t + 1)
