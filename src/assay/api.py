@@ -183,6 +183,9 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
         model = assemble(candidates, weights, task=schema.task, n_classes=info.n_classes,
                          refit=config.refit, budget=budget, executor=executor, info=info,
                          data_path=search.data_path, workdir=workdir, n_folds=len(folds))
+        from assay.features.compiled import compile_model
+
+        compile_model(model, X)
         status = "interrupted" if result.interrupted else "complete"
     else:
         log.warn("no trial finished within the budget: returning the constant baseline model; "

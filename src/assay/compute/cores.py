@@ -36,3 +36,19 @@ def predict_threads(n_rows: int, n_jobs: int | None, small: int = 256) -> int:
     if n_rows <= small:
         return 1
     return max(1, min(int(n_jobs or usable_cores()), free_cores()))
+
+
+_CONTROLLER = None
+
+
+def openmp_threads(n: int):
+    """A context manager that limits OpenMP (scikit-learn's HistGradientBoosting) to `n`
+    threads. threadpoolctl's `threadpool_limits` scans the loaded libraries on every call
+    (about 4 ms, more than scoring a few hundred rows); one controller, made on first use
+    (after scikit-learn's OpenMP runtime is loaded), is reused."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=n, user_api="openmp")

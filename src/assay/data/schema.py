@@ -188,15 +188,26 @@ def _is_missing(v: Any) -> bool:
 
 def bool_codes(s: pd.Series) -> np.ndarray:
     """1.0 for true-ish, 0.0 for false-ish (true/false, yes/no, t/f, y/n, 1/0, on/off; any case), else NaN."""
+    return bool_codes_counted(s)[0]
+
+
+def bool_codes_counted(s: pd.Series) -> tuple[np.ndarray, int]:
+    """`bool_codes(s)` and the number of present values that are not boolean tokens."""
     if pd.api.types.is_bool_dtype(s.dtype):
-        return s.to_numpy(dtype="float64", na_value=np.nan)
-    levels = level_strings(s)
-    lower = levels.str.strip().str.lower() if len(levels) else levels
-    out = np.full(len(s), np.nan)
-    lv = lower.to_numpy(dtype=object)
-    out[np.isin(lv, list(TRUE_TOKENS))] = 1.0
-    out[np.isin(lv, list(FALSE_TOKENS))] = 0.0
-    return out
+        return s.to_numpy(dtype="float64", na_value=np.nan), 0
+    try:
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists, dicts from JSON): never a boolean token
+        codes, uniques = pd.factorize(s.map(lambda v: v if _is_missing(v) else str(v)), use_na_sentinel=True)
+    # the tokens are looked up once per distinct value, not once per row
+    table = np.full(len(uniques) + 1, np.nan)
+    for i, u in enumerate(uniques):
+        key = value_key(u).strip().lower()
+        table[i] = 1.0 if key in TRUE_TOKENS else 0.0 if key in FALSE_TOKENS else np.nan
+    values = table[codes]
+    n_bad = int(np.bincount(codes[codes >= 0], minlength=len(uniques))[np.isnan(table[:-1])].sum()) \
+        if np.isnan(table[:-1]).any() else 0
+    return values, n_bad
 
 
 def _is_bool_pair(levels: list[str]) -> bool:

@@ -44,7 +44,7 @@ from .schema import (
     Schema,
     _describe,
     _target_kind,
-    bool_codes,
+    bool_codes_counted,
     close_matches,
     infer_schema,
     level_strings,
@@ -95,17 +95,16 @@ def _numeric(s: pd.Series) -> tuple[np.ndarray, int, int]:
     return values, n_inf, n_bad
 
 
-def _coerce_one(s: pd.Series, spec: ColumnSpec) -> tuple[pd.Series, int, int]:
-    """One column to its canonical dtype; returns (series, n_inf, n_unparseable)."""
+def _coerce_one(s: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray | pd.Series, int, int]:
+    """One column to its canonical dtype (float64 columns as bare arrays, which the frame
+    takes without a Series each); returns (values, n_inf, n_unparseable)."""
     name = s.name
     kind = spec.kind
     if kind == NUMERIC:
-        values, n_inf, n_bad = _numeric(s)
-        return pd.Series(values, index=s.index, name=name, dtype="float64"), n_inf, n_bad
+        return _numeric(s)
     if kind == BOOLEAN:
-        values = bool_codes(s)
-        n_bad = int((s.notna().to_numpy() & np.isnan(values)).sum())
-        return pd.Series(values, index=s.index, name=name, dtype="float64"), 0, n_bad
+        values, n_bad = bool_codes_counted(s)
+        return values, 0, n_bad
     if kind in (CATEGORICAL, HIGH_CARDINALITY):
         return level_strings(s), 0, 0
     if kind == TEXT:
@@ -123,11 +122,11 @@ def _coerce(df: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, dict[str, t
     missing = [c.name for c in schema.features if c.name not in df.columns]
     if missing:
         raise _missing_columns_error(missing, [str(c) for c in df.columns])
-    cols: dict[str, pd.Series] = {}
+    cols: dict[str, np.ndarray | pd.Series] = {}
     stats: dict[str, tuple[int, int]] = {}
     for spec in schema.features:
-        s, n_inf, n_bad = _coerce_one(df[spec.name], spec)
-        cols[spec.name] = s
+        values, n_inf, n_bad = _coerce_one(df[spec.name], spec)
+        cols[spec.name] = values   # Series keep their dtype (object level strings stay object)
         stats[spec.name] = (n_inf, n_bad)
     out = pd.DataFrame(cols, index=df.index, columns=schema.feature_names)
     return out, stats

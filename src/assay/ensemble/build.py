@@ -77,11 +77,10 @@ def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: 
 
 def _maybe_refit(member: Member, rec: TrialRecord, refit: str, budget, executor, info,
                  data_path: str, workdir: str, n_folds: int) -> None:
+    from assay.search.budget import refit_seconds
     from assay.search.trial import fit_full
 
-    # a full fit sees n/(n-n/k) times the rows of a fold fit; fits are roughly linear in rows
-    per_fold = rec.fit_seconds / max(1, len(member.estimators))
-    estimate = per_fold * (n_folds / max(1, n_folds - 1)) * 1.3 + 1.0
+    estimate = refit_seconds(rec.fit_seconds, len(member.estimators), n_folds)
     left = budget.finish_left()
     if refit == "auto" and estimate > left:
         log.debug(f"keeping the fold models of {member.name}: refit needs ~{estimate:.1f}s, {left:.1f}s left")

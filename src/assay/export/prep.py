@@ -15,7 +15,8 @@ matrix its learner was fit on:
   and "missing". It becomes a lookup table computed by running the *fitted Python
   encoder itself* on that domain (so ordinal codes, one-hot with grouped rare levels,
   frequency encoding, pandas-category codes are reproduced exactly), then an ONNX-ML
-  LabelEncoder (level -> row) and a Gather.
+  LabelEncoder (level -> row) and a Gather. The tables come from
+  `assay.features.compiled.encoder_tables`, which the compiled prediction path uses too.
 
 Not convertible (NotConvertible names the column): text (TF-IDF / SVD).
 """
@@ -23,12 +24,9 @@ Not convertible (NotConvertible names the column): text (TF-IDF / SVD).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from assay.data.schema import BOOLEAN, DATETIME, NUMERIC
 from assay.export._graph import MISSING, Graph, NotConvertible
-
-_UNSEEN = "\x00assay:unseen\x00"      # a probe value no encoder has seen
 
 
 def convert_preprocessor(g: Graph, prep, inputs: dict[str, str]) -> str:
@@ -90,6 +88,7 @@ def _native(g: Graph, nf, inputs) -> list[str]:
 def _column_transformer(g: Graph, ct, schema, style: str, inputs) -> list[str]:
     from sklearn.pipeline import Pipeline
 
+    from assay.features.compiled import is_identity
     from assay.features.encoders import DatetimeParts
 
     blocks = []
@@ -99,7 +98,7 @@ def _column_transformer(g: Graph, ct, schema, style: str, inputs) -> list[str]:
         cols = list(cols)
         if name == "text":
             raise _unsupported_text(cols, style)
-        if trans == "passthrough" or _is_identity(trans):
+        if is_identity(trans):
             blocks.append(g.concat([inputs[c] for c in cols]))
         elif name == "num" and isinstance(trans, Pipeline):
             blocks.append(_impute_scale(g, trans.steps, g.concat([inputs[c] for c in cols])))
@@ -114,36 +113,26 @@ def _column_transformer(g: Graph, ct, schema, style: str, inputs) -> list[str]:
     return blocks
 
 
-def _is_identity(trans) -> bool:
-    """A fitted ColumnTransformer holds "passthrough" as FunctionTransformer(func=None)."""
-    from sklearn.preprocessing import FunctionTransformer
-
-    return isinstance(trans, FunctionTransformer) and trans.func is None
-
-
 def _impute_scale(g: Graph, steps, x: str) -> str:
     """SimpleImputer(add_indicator) -> StandardScaler, as the "linear" style fits it, on `x`."""
-    from sklearn.impute import SimpleImputer
-    from sklearn.preprocessing import StandardScaler
+    from assay.features.compiled import NotCompilable, impute_scale_params
 
-    steps = [s for _, s in steps]
-    if len(steps) != 2 or not isinstance(steps[0], SimpleImputer) or not isinstance(steps[1], StandardScaler):
-        raise NotConvertible(f"numeric pipeline {[type(s).__name__ for s in steps]}")
-    imp, sc = steps
+    try:
+        stats, indicators, mean, scale = impute_scale_params(steps)
+    except NotCompilable as e:
+        raise NotConvertible(str(e)) from None
     nan = g.op("IsNaN", [x])
-    stats = np.nan_to_num(np.asarray(imp.statistics_, dtype=float))       # keep_empty_features -> 0
     parts = [g.op("Where", [nan, g.const(stats[None, :]), x])]
-    ind = getattr(imp, "indicator_", None)
-    if ind is not None and len(ind.features_):
+    if len(indicators):
         from onnx import TensorProto
 
-        sel = g.op("Gather", [nan, g.const(np.asarray(ind.features_), np.int64)], axis=1)
+        sel = g.op("Gather", [nan, g.const(indicators, np.int64)], axis=1)
         parts.append(g.op("Cast", [sel], to=TensorProto.DOUBLE))
     z = g.concat(parts)
-    if sc.mean_ is not None:
-        z = g.op("Sub", [z, g.const(np.asarray(sc.mean_, dtype=float)[None, :])])
-    if sc.scale_ is not None:
-        z = g.op("Div", [z, g.const(np.asarray(sc.scale_, dtype=float)[None, :])])
+    if mean is not None:
+        z = g.op("Sub", [z, g.const(mean[None, :])])
+    if scale is not None:
+        z = g.op("Div", [z, g.const(scale[None, :])])
     return z
 
 
@@ -213,51 +202,16 @@ def _civil_from_days(g: Graph, days: str):
 # -- categorical encoders as lookup tables ------------------------------------------------
 
 
-def _levels(trans, j: int, col) -> list[str]:
-    """The levels encoder `trans` knows for its j-th column (missing excluded)."""
-    from sklearn.pipeline import Pipeline
-
-    from assay.features.encoders import FrequencyEncoder
-
-    first = trans.steps[0][1] if isinstance(trans, Pipeline) else trans
-    if isinstance(first, FrequencyEncoder):
-        values = list(first.freqs_[col])
-    elif hasattr(first, "categories_"):
-        values = list(first.categories_[j])
-    else:
-        raise NotConvertible(f"categorical encoder {type(first).__name__} for column {col!r}")
-    return [str(v) for v in values if isinstance(v, str)]
-
-
-def _widths(trans, n: int) -> list[int]:
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    last = trans.steps[-1][1] if isinstance(trans, Pipeline) else trans
-    first = trans.steps[0][1] if isinstance(trans, Pipeline) else trans
-    if isinstance(first, OneHotEncoder) and last is first:
-        return [int(w) for w in first._n_features_outs]
-    return [1] * n                      # ordinal / frequency (+ scaler): one column per input
-
-
 def _table_blocks(g: Graph, trans, cols: list, inputs) -> list[str]:
-    """One (N, width_j) block per column: the encoder's output on that column's domain,
-    looked up by level (the other columns held at "missing" while probing)."""
-    widths = _widths(trans, len(cols))
-    starts = np.concatenate([[0], np.cumsum(widths)])
-    blocks = []
-    for j, col in enumerate(cols):
-        levels = _levels(trans, j, col)
-        probe = levels + [_UNSEEN, np.nan]
-        frame = pd.DataFrame({c: pd.Series([np.nan] * len(probe), dtype=object) for c in cols})
-        frame[col] = pd.Series(probe, dtype=object)
-        out = trans.transform(frame)
-        out = out.toarray() if hasattr(out, "toarray") else np.asarray(out, dtype=float)
-        table = np.asarray(out[:, starts[j]:starts[j + 1]], dtype=float)
-        if table.shape[1] != widths[j]:
-            raise NotConvertible(f"encoder {type(trans).__name__} for column {col!r}: unexpected width")
-        blocks.append(_lookup(g, inputs[col], levels, table))
-    return blocks
+    """One (N, width_j) block per column: the encoder's output on that column's domain
+    (`assay.features.compiled.encoder_tables`), looked up by level."""
+    from assay.features.compiled import NotCompilable, encoder_tables
+
+    try:
+        tables = encoder_tables(trans, cols)
+    except NotCompilable as e:
+        raise NotConvertible(str(e)) from None
+    return [_lookup(g, inputs[col], levels, table) for col, (levels, table) in zip(cols, tables)]
 
 
 def _lookup(g: Graph, x: str, levels: list[str], table: np.ndarray) -> str:

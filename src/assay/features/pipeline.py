@@ -93,7 +93,31 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         X = _prepare(X, self.schema)
         if len(X) == 0:      # sklearn encoders refuse 0 rows; the answer is known
             return self.empty_.copy()
-        return self.inner_.transform(X)
+        fast = self.__dict__.get("compiled_")
+        return fast(X) if fast is not None else self.inner_.transform(X)
+
+    def compile(self, sample: pd.DataFrame) -> bool:
+        """Use the numpy form of the fitted encoders (`assay.features.compiled`) from now on,
+        if it reproduces the scikit-learn output on `sample` exactly; returns whether it does.
+        For final models: compiling costs a probe per categorical level, paid once."""
+        from assay.features.compiled import NotCompilable, compile_column_transformer
+
+        self.__dict__.pop("compiled_", None)
+        if self.style == "native" or not hasattr(self, "inner_") or len(sample) == 0:
+            return False
+        try:
+            fast = compile_column_transformer(self.inner_)
+            Xp = _prepare(sample, self.schema)
+            got, want = fast(Xp), self.inner_.transform(Xp)
+        except NotCompilable:
+            return False
+        if got.shape != want.shape or not np.allclose(got, want, rtol=1e-12, atol=1e-12, equal_nan=True):
+            from assay import log
+
+            log.info(f"the compiled {self.style!r} preprocessing differs from scikit-learn's; not used")
+            return False
+        self.compiled_ = fast
+        return True
 
     def get_feature_names_out(self, input_features=None):
         if isinstance(self.empty_, pd.DataFrame):
@@ -189,10 +213,16 @@ def _as_str_object(s: pd.Series) -> pd.Series:
         vals = np.empty(len(s), dtype=object)
         vals[:] = [v if isinstance(v, str) else (np.nan if _isna(v) else str(v)) for v in s.tolist()]
         return pd.Series(vals, index=s.index, name=s.name, dtype=object)
-    o = s.astype(object)
-    if pd.api.types.infer_dtype(o, skipna=True) not in ("string", "empty"):
-        o = o.map(lambda v: v if isinstance(v, str) else (np.nan if _isna(v) else str(v)))
-    return o.where(o.notna(), np.nan)
+    vals = s.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(vals, skipna=True) not in ("string", "empty"):
+        vals = np.array([v if isinstance(v, str) else (np.nan if _isna(v) else str(v)) for v in vals.tolist()],
+                        dtype=object)
+    else:
+        missing = pd.isna(vals)          # None / pd.NA / NaT -> np.nan
+        if missing.any():
+            vals = vals.copy()           # (the input's own values are never changed)
+            vals[missing] = np.nan
+    return pd.Series(vals, index=s.index, name=s.name, dtype=object, copy=False)
 
 
 def _isna(v) -> bool:
@@ -249,7 +279,7 @@ class NativeFrame(TransformerMixin, BaseEstimator):
         self.seed = seed
 
     def fit(self, X, y=None):
-        self.__dict__.pop("_dtype_cache", None)
+        self.__dict__.pop("_codes_cache", None)
         s = self.schema
         self.num_ = s.of_kind(NUMERIC, BOOLEAN)
         self.cat_ = s.of_kind(CATEGORICAL, HIGH_CARDINALITY)
@@ -274,10 +304,12 @@ class NativeFrame(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         blocks = [X[self.num_].astype("float64")]
-        dtypes = self._category_dtypes()
-        # unseen levels (and missing) -> code -1 = NaN; the dtypes (with their hash tables) are
+        from assay.features.compiled import level_positions
+
+        dtypes, positions = self._category_dtypes()
+        # unseen levels (and missing) -> code -1 = NaN; the dtypes and level positions are
         # built once per fitted transformer, not on every call
-        cats = {c: pd.Categorical.from_codes(dtypes[c].categories.get_indexer(X[c].to_numpy(dtype=object)),
+        cats = {c: pd.Categorical.from_codes(level_positions(X[c].to_numpy(dtype=object), positions[c], -1, -1),
                                              dtype=dtypes[c])
                 for c in self.cat_}
         blocks.append(pd.DataFrame(cats, index=X.index, columns=self.cat_))
@@ -292,11 +324,13 @@ class NativeFrame(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         return np.asarray(self.columns_, dtype=object)
 
-    def _category_dtypes(self) -> dict:
-        cache = self.__dict__.get("_dtype_cache")
+    def _category_dtypes(self) -> tuple[dict, dict]:
+        """({column: CategoricalDtype}, {column: {level: code}}), made once."""
+        cache = self.__dict__.get("_codes_cache")     # (Runs saved earlier hold a "_dtype_cache")
         if cache is None:
-            cache = {c: pd.CategoricalDtype(self.levels_[c]) for c in self.cat_}
-            self.__dict__["_dtype_cache"] = cache
+            cache = ({c: pd.CategoricalDtype(self.levels_[c]) for c in self.cat_},
+                     {c: {v: i for i, v in enumerate(self.levels_[c])} for c in self.cat_})
+            self.__dict__["_codes_cache"] = cache
         return cache
 
 

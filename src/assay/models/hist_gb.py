@@ -86,11 +86,9 @@ class TimeBoxedHistGB(BaseEstimator):
         return self._threads(X.shape[0], self.model_.predict_proba, X)
 
     def _threads(self, n_rows, fn, X):
-        from threadpoolctl import threadpool_limits
+        from assay.compute.cores import openmp_threads, predict_threads
 
-        from assay.compute.cores import predict_threads
-
-        with threadpool_limits(limits=predict_threads(n_rows, self.n_jobs), user_api="openmp"):
+        with openmp_threads(predict_threads(n_rows, self.n_jobs)):
             return fn(X)
 
 

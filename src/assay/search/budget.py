@@ -4,18 +4,38 @@ from __future__ import annotations
 
 import time
 
+# The finishing phase keeps at least / at most these shares of the limit once the search
+# has an estimate of what it needs (`Budget.finish_estimate`).
+MIN_FINISH_SHARE = 0.05
+MAX_FINISH_SHARE = 0.35
+
+
+def refit_seconds(fit_seconds: float, n_models: int, n_folds: int) -> float:
+    """Estimated seconds to refit on all rows a configuration whose `n_models` fold models
+    took `fit_seconds` together: a full fit sees n/(n - n/k) times a fold's rows and fits are
+    roughly linear in rows; 30% and a second of margin."""
+    per_fold = fit_seconds / max(1, n_models)
+    return per_fold * (n_folds / max(1, n_folds - 1)) * 1.3 + 1.0
+
 
 class Budget:
-    """Splits a time limit into a search phase and a finishing phase (ensemble, refit, save).
+    """Splits a time limit into a search phase and a finishing phase (stacker, ensemble,
+    refits, save).
 
     `t0` is when the user's call started (time.monotonic()), so reading and
-    validating the data count against the limit too.
+    validating the data count against the limit too. Until the search sets
+    `finish_estimate` (seconds it expects the finishing phase to need, from the fit times
+    of its best trials), the finishing phase keeps the fixed share 1 - `search_fraction`;
+    after that, the estimate within [MIN_FINISH_SHARE, MAX_FINISH_SHARE] of the limit, so
+    a search whose refits are cheap searches longer and one whose refits are slow stops in
+    time to refit.
     """
 
     def __init__(self, time_limit: float | None, t0: float | None = None, search_fraction: float = 0.85):
         self.time_limit = time_limit
         self.t0 = time.monotonic() if t0 is None else t0
         self.search_fraction = search_fraction
+        self.finish_estimate: float | None = None
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
@@ -28,9 +48,16 @@ class Budget:
     def search_left(self) -> float:
         if self.time_limit is None:
             return float("inf")
-        # the finishing phase keeps a share of the limit, at least one second
-        reserve = max(1.0, (1 - self.search_fraction) * self.time_limit)
-        return self.time_limit - reserve - self.elapsed()
+        return self.time_limit - self.finish_reserve() - self.elapsed()
+
+    def finish_reserve(self) -> float:
+        """Seconds of the limit kept for the finishing phase (at least one)."""
+        if self.time_limit is None:
+            return 0.0
+        if self.finish_estimate is None:
+            return max(1.0, (1 - self.search_fraction) * self.time_limit)
+        low = max(1.0, MIN_FINISH_SHARE * self.time_limit)
+        return min(max(low, MAX_FINISH_SHARE * self.time_limit), max(low, self.finish_estimate))
 
     def finish_left(self) -> float:
         """Time left for refits, keeping a little for writing the Run."""

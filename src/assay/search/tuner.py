@@ -22,6 +22,9 @@ from assay.search.trial import TrialSpec, evaluate
 
 TRIAL_SHARE = 0.4     # most of the time limit one trial may use (unless trial_time_limit is set)
 KEEP_TOP = 10          # trials whose fold models are kept as ensemble candidates (plus best per family)
+FINISH_MEMBERS = 4     # finishing estimate: refits of the best trial of this many families
+FINISH_FIXED_S = 3.0   # finishing estimate: selection, compiling, kept models, writing the Run
+STACK_FACTOR = 2.0     # finishing estimate: the stacker, as this many times a LightGBM trial
 
 
 @dataclass
@@ -145,6 +148,8 @@ class Search:
                     study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 self.records.append(record)
                 self._prune_models()
+                self.budget.finish_estimate = finish_estimate(self.records, len(self.folds),
+                                                              self._plans_stacking())
                 self.progress.trial_done(record, self.best())
         except KeyboardInterrupt:
             interrupted = True
@@ -160,6 +165,11 @@ class Search:
         if self.config.max_trials is not None and len(self.records) >= self.config.max_trials:
             return True
         return self.budget.search_left() < 0.5
+
+    def _plans_stacking(self) -> bool:
+        from assay.ensemble.stacking import use_stacking
+
+        return len(self.folds) >= 2 and use_stacking(self.config, len({r.family for r in self.records if r.ok}))
 
     def _evaluate(self, trial_id: int, family: str, params: dict, source: str,
                   study_trial_id: int | None = None) -> TrialRecord:
@@ -235,6 +245,24 @@ class Search:
                 r.model_path = None
                 if r.oof is not None and r.oof.dtype != np.float32:
                     r.oof = r.oof.astype(np.float32)  # kept for every trial, compactly
+
+
+def finish_estimate(records: list[TrialRecord], n_folds: int, stacking: bool) -> float | None:
+    """Seconds the finishing phase should need if the search stopped now: refitting the best
+    trial of the best few families (the usual ensemble members), the stacker where one is
+    planned, and a fixed part. None until a trial has succeeded."""
+    from assay.search.budget import refit_seconds
+    from assay.search.records import best_per_family
+
+    ok = [r for r in records if r.ok and np.isfinite(r.fit_seconds)]
+    if not ok:
+        return None
+    best = best_per_family(ok)
+    total = FINISH_FIXED_S + sum(refit_seconds(r.fit_seconds, n_folds, n_folds) for r in best[:FINISH_MEMBERS])
+    if stacking:
+        boosters = [r.fit_seconds for r in best if r.family == "lightgbm"]
+        total += STACK_FACTOR * (boosters[0] if boosters else float(np.median([r.fit_seconds for r in ok])))
+    return total
 
 
 PRUNED = "pruned"
