@@ -93,3 +93,12 @@ def test_align_for_predict_counts_values_that_are_not_boolean_tokens():
     Xp, notes = align_for_predict(new, schema)
     np.testing.assert_array_equal(Xp["b"].to_numpy(), [1.0, 0.0, np.nan, np.nan, np.nan])
     assert any("'b': 2 values" in n for n in notes)
+
+
+def test_level_positions_maps_levels_unseen_missing_and_non_strings():
+    from assay.features.compiled import level_positions
+
+    values = np.array(["b", "a", None, "zz", np.nan, 3, "b"], dtype=object)
+    got = level_positions(values, {"a": 0, "b": 1, "3": 2}, unseen=7, missing=9)
+    np.testing.assert_array_equal(got, [1, 0, 9, 7, 9, 2, 1])
+    assert level_positions(np.array([], dtype=object), {"a": 0}, 7, 9).shape == (0,)

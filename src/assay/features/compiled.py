@@ -140,12 +140,14 @@ class _ImputeScale:
 
 
 def level_positions(values, positions: dict, unseen: int, missing: int) -> np.ndarray:
-    """For each of `values` (a column of level strings), its position in `positions`
-    ({level: position}); `unseen` for a value not there, `missing` for a missing one. Each
+    """For each of `values` (a column of level strings; other values are looked up as
+    `str(value)`), its position in `positions` ({level: position}); `unseen` for a value
+    not there, `missing` for a missing one. Each
     row is hashed once (factorize) and only the distinct values are looked up: faster than
     pandas' Index.get_indexer, which under pandas 3 first converts object arrays to strings."""
     codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
-    pos = np.fromiter((positions.get(u, unseen) for u in uniques), dtype=np.int64, count=len(uniques))
+    pos = np.fromiter((positions.get(u if isinstance(u, str) else str(u), unseen) for u in uniques),
+                      dtype=np.int64, count=len(uniques))
     return np.append(pos, missing)[codes]      # code -1 (missing) -> the last entry
 
 

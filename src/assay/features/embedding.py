@@ -99,6 +99,7 @@ class EmbeddingPreprocessor(TransformerMixin, BaseEstimator):
 
     # -- fit / transform ----------------------------------------------------
     def fit(self, X, y=None):
+        self.__dict__.pop("_positions_cache", None)
         X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
         names = self._columns(X)
         kinds = self._kinds(X, names)
@@ -155,11 +156,18 @@ class EmbeddingPreprocessor(TransformerMixin, BaseEstimator):
                 blocks.append(hv.transform(docs).toarray() if docs else np.zeros((0, self.text_dims)))
         numeric = np.hstack(blocks).astype(np.float32) if blocks else np.zeros((len(X), 0), np.float32)
 
+        from assay.features.compiled import level_positions
+
         codes = np.zeros((len(X), len(self.cat_cols_)), dtype=np.int64)
-        for j, c in enumerate(self.cat_cols_):
-            s = X[c]
-            miss = s.isna().to_numpy()
-            idx = self.levels_[c].get_indexer(s.astype(str).to_numpy(dtype=object)) + 1
-            idx[miss] = 0
-            codes[:, j] = idx
+        positions = self._positions()
+        for j, c in enumerate(self.cat_cols_):     # code 0: missing or unseen
+            codes[:, j] = level_positions(X[c].to_numpy(dtype=object), positions[c], 0, 0)
         return EmbeddedData(numeric, codes, list(self.cardinalities_))
+
+    def _positions(self) -> dict:
+        """{column: {level: code}} (codes from 1), made once per fitted preprocessor."""
+        cache = self.__dict__.get("_positions_cache")
+        if cache is None:
+            cache = {c: {v: i + 1 for i, v in enumerate(self.levels_[c])} for c in self.cat_cols_}
+            self.__dict__["_positions_cache"] = cache
+        return cache
