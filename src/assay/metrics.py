@@ -87,6 +87,7 @@ class Metric:
     fn: Callable
     greater_is_better: bool
     tasks: tuple[str, ...]
+    perfect: float | None = None      # the best value there is (1.0 for AUC, 0.0 for a loss)
 
     def value(self, y_true, pred) -> float:
         return float(self.fn(np.asarray(y_true), np.asarray(pred)))
@@ -103,14 +104,14 @@ _CLS = (BINARY, MULTICLASS)
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("roc_auc", _roc_auc, True, _CLS),
-        Metric("log_loss", _log_loss, False, _CLS),
-        Metric("accuracy", _accuracy, True, _CLS),
-        Metric("balanced_accuracy", _balanced_accuracy, True, _CLS),
-        Metric("f1", _f1, True, _CLS),
-        Metric("rmse", _rmse, False, (REGRESSION,)),
-        Metric("mae", _mae, False, (REGRESSION,)),
-        Metric("r2", _r2, True, (REGRESSION,)),
+        Metric("roc_auc", _roc_auc, True, _CLS, perfect=1.0),
+        Metric("log_loss", _log_loss, False, _CLS, perfect=0.0),
+        Metric("accuracy", _accuracy, True, _CLS, perfect=1.0),
+        Metric("balanced_accuracy", _balanced_accuracy, True, _CLS, perfect=1.0),
+        Metric("f1", _f1, True, _CLS, perfect=1.0),
+        Metric("rmse", _rmse, False, (REGRESSION,), perfect=0.0),
+        Metric("mae", _mae, False, (REGRESSION,), perfect=0.0),
+        Metric("r2", _r2, True, (REGRESSION,), perfect=1.0),
     ]
 }
 

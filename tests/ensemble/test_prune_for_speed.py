@@ -54,3 +54,28 @@ def test_a_useful_member_stays_and_zero_tolerance_changes_nothing():
     assert np.array_equal(prune_for_speed(margins, w, costs, y, metric, "binary", tolerance=0.0), w)
     pruned = prune_for_speed(margins, w, costs, y, metric, "binary", tolerance=1e-4)
     assert pruned[2] > 0
+
+
+def test_near_a_perfect_score_the_slack_follows_the_remaining_error():
+    """At an AUC of 0.9993 a second member with independent errors removes most of the error,
+    a change within 0.1% of the score but far above 1% of the remaining error: it stays."""
+    from assay.ensemble.selection import GAP_FACTOR
+
+    rng = np.random.default_rng(0)
+    n = 20000
+    y = rng.integers(0, 2, n)
+    signal = (2 * y - 1) * 2.26
+    a = signal + rng.normal(0, 1.0, n)
+    b = signal + rng.normal(0, 1.0, n)          # independent errors: together better than either
+    metric = get_metric("roc_auc", "binary")
+    margins = [a, b]
+    def auc(m):
+        p = 1 / (1 + np.exp(-m))
+        return metric.value(y, np.column_stack([1 - p, p]))
+
+    full, alone = auc((a + b) / 2), auc(a)
+    assert full > 0.999 and full - alone < 0.001 * full          # the old slack would drop b
+    assert full - alone > 0.001 * GAP_FACTOR * (1 - full)
+    w = np.array([0.5, 0.5])
+    kept = prune_for_speed(margins, w, np.array([1.0, 2.0]), y, metric, "binary", tolerance=0.001)
+    np.testing.assert_allclose(kept, [0.5, 0.5])

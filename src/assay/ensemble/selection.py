@@ -38,13 +38,17 @@ def greedy_selection(margins: list[np.ndarray], y: np.ndarray, metric, task: str
     return w / w.sum()
 
 
+GAP_FACTOR = 10.0     # prune_for_speed: slack at most tolerance x 10 x the distance to a perfect score
+
+
 def prune_for_speed(margins: list[np.ndarray], weights: np.ndarray, costs: np.ndarray, y: np.ndarray,
                     metric, task: str, tolerance: float) -> np.ndarray:
     """Drop members that cost prediction time but add (almost) nothing: backward elimination
     over the members with a weight, each step removing the most expensive member (`costs`:
     relative cost per row) whose removal -- the others' weights renormalised -- keeps the
-    ensemble's score within `tolerance` (relative, of the metric as users read it) of the
-    unpruned ensemble's. Stops when no member can go. Returns the new weights (summing to 1).
+    ensemble's score within `tolerance` (relative, of the metric as users read it; for a
+    metric with a perfect value, also within GAP_FACTOR x `tolerance` of the distance to it)
+    of the unpruned ensemble's. Stops when no member can go. Returns the new weights (summing to 1).
     """
     w = np.asarray(weights, dtype=float).copy()
     if tolerance <= 0 or np.count_nonzero(w) < 2:
@@ -55,8 +59,14 @@ def prune_for_speed(margins: list[np.ndarray], weights: np.ndarray, costs: np.nd
         return metric.value(y, from_margin(combined, task))
 
     full = value(w)
-    # the worst value still allowed, in the metric's own direction
-    slack = tolerance * max(abs(full), 1e-12)
+    # the worst value still allowed, in the metric's own direction: `tolerance` of the score,
+    # but never more than GAP_FACTOR x `tolerance` of what is left to a perfect score (at an
+    # AUC of 0.9995, 0.1% of the score would let pruning double the error)
+    scale = abs(full)
+    perfect = getattr(metric, "perfect", None)
+    if perfect is not None:
+        scale = min(scale, GAP_FACTOR * abs(perfect - full))
+    slack = tolerance * max(scale, 1e-12)
     limit = full - slack if metric.greater_is_better else full + slack
     while np.count_nonzero(w) > 1:
         options = []
