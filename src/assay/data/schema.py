@@ -205,9 +205,7 @@ def bool_codes_counted(s: pd.Series) -> tuple[np.ndarray, int]:
         key = value_key(u).strip().lower()
         table[i] = 1.0 if key in TRUE_TOKENS else 0.0 if key in FALSE_TOKENS else np.nan
     values = table[codes]
-    n_bad = int(np.bincount(codes[codes >= 0], minlength=len(uniques))[np.isnan(table[:-1])].sum()) \
-        if np.isnan(table[:-1]).any() else 0
-    return values, n_bad
+    return values, int(np.isnan(values[codes >= 0]).sum())
 
 
 def _is_bool_pair(levels: list[str]) -> bool:

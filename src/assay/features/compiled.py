@@ -233,7 +233,7 @@ def _part_widths(ct) -> dict[str, int]:
 def compile_model(model, X: pd.DataFrame, check_rows: int = 200) -> int:
     """Compile every "tree" / "linear" preprocessor inside `model` (an EnsembleModel, its
     members' pipelines, a stacker's bases) and keep each compiled form only if it gives the
-    scikit-learn path's output exactly on up to `check_rows` rows of `X` (the model's
+    scikit-learn path's output (to 1e-12) on up to `check_rows` rows of `X` (the model's
     aligned feature frame). Returns how many were compiled."""
     from assay.features.pipeline import Preprocessor
 

@@ -98,7 +98,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
 
     def compile(self, sample: pd.DataFrame) -> bool:
         """Use the numpy form of the fitted encoders (`assay.features.compiled`) from now on,
-        if it reproduces the scikit-learn output on `sample` exactly; returns whether it does.
+        if it reproduces the scikit-learn output on `sample` (to 1e-12); returns whether it does.
         For final models: compiling costs a probe per categorical level, paid once."""
         from assay.features.compiled import NotCompilable, compile_column_transformer
 

@@ -16,8 +16,8 @@ from assay.compute.executor import OK, Executor, default_memory_limit_mb
 from assay.config import FitConfig
 from assay.metrics import Metric
 from assay.models.base import ModelFamily, ProblemInfo
-from assay.search.budget import Budget
-from assay.search.records import TrialRecord
+from assay.search.budget import Budget, refit_seconds
+from assay.search.records import TrialRecord, best_per_family
 from assay.search.trial import TrialSpec, evaluate
 
 TRIAL_SHARE = 0.4     # most of the time limit one trial may use (unless trial_time_limit is set)
@@ -251,9 +251,6 @@ def finish_estimate(records: list[TrialRecord], n_folds: int, stacking: bool) ->
     """Seconds the finishing phase should need if the search stopped now: refitting the best
     trial of the best few families (the usual ensemble members), the stacker where one is
     planned, and a fixed part. None until a trial has succeeded."""
-    from assay.search.budget import refit_seconds
-    from assay.search.records import best_per_family
-
     ok = [r for r in records if r.ok and np.isfinite(r.fit_seconds)]
     if not ok:
         return None
