@@ -1,6 +1,7 @@
 """From search records to the final model: select members greedily on
 out-of-fold predictions, then refit them on all rows where the budget allows
-(otherwise keep their fold models)."""
+(otherwise keep their fold models, which a family may thin:
+forests keep 1/k of each fold's trees)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from assay import log
 from assay.ensemble.model import EnsembleModel, Member
 from assay.ensemble.selection import greedy_selection, prune_for_speed
 from assay.ensemble.stacking import STACKER_FAMILY
+from assay.models.registry import get_family
 from assay.ensemble.space import from_margin, to_margin
 from assay.search.records import TrialRecord
 from assay.search.trial import validated_rows
@@ -44,7 +46,6 @@ def _costs(cands: list[TrialRecord], n_folds: int = 5) -> np.ndarray:
     A second layer runs its own booster plus every base's fold models (`n_folds` each)."""
     from assay.errors import OptionError
     from assay.models.base import ModelFamily
-    from assay.models.registry import get_family
 
     def own(family: str) -> float:
         try:
@@ -67,11 +68,13 @@ def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: 
         with open(rec.model_path, "rb") as fh:
             fold_models = pickle.load(fh)
         members.append(Member(tid, rec.family, rec.params, w, fold_models, "folds"))
-    if refit != "folds":
+    if refit != "folds":   # with "folds" the user asked for the bagged fold models as they are
         for m in members:
             if m.family == STACKER_FAMILY:     # its bases and stackers are fold models by design
                 continue
             _maybe_refit(m, by_id[m.trial_id], refit, budget, executor, info, data_path, workdir, n_folds)
+            if m.kind == "folds":              # the refit did not fit the budget
+                m.estimators = get_family(m.family).thin_fold_models(m.estimators)
     return EnsembleModel(task, n_classes, members)
 
 
