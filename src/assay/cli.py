@@ -72,7 +72,8 @@ def fit(
     folds: Optional[int] = typer.Option(None, "--folds", help="CV folds (default by data size)"),
     seed: int = typer.Option(0, "--seed"),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="threads per trial (default all cores)"),
-    refit: str = typer.Option("auto", "--refit", help="auto | full | folds"),
+    refit: str = typer.Option("auto", "--refit", help="auto | full | folds (auto: the fold models on "
+                              "small data, else a refit on all rows where the budget allows)"),
     speed_tolerance: float = typer.Option(0.001, "--speed-tolerance", help="drop ensemble members that slow "
                                           "prediction but add less than this share of the CV score "
                                           "(0.001 = 0.1%; 0 keeps every selected member)"),

@@ -68,7 +68,7 @@ def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: 
         with open(rec.model_path, "rb") as fh:
             fold_models = pickle.load(fh)
         members.append(Member(tid, rec.family, rec.params, w, fold_models, "folds"))
-    if refit != "folds":   # with "folds" the user asked for the bagged fold models as they are
+    if not keeps_fold_models(refit, info.n_rows):
         for m in members:
             if m.family == STACKER_FAMILY:     # its bases and stackers are fold models by design
                 continue
@@ -76,6 +76,23 @@ def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: 
             if m.kind == "folds":              # the refit did not fit the budget
                 m.estimators = get_family(m.family).thin_fold_models(m.estimators)
     return EnsembleModel(task, n_classes, members)
+
+
+BAG_MAX_ROWS = 1200   # at most this many training rows, refit="auto" keeps the fold models
+
+
+def keeps_fold_models(refit: str, n_rows: int) -> bool:
+    """Whether the final members stay their cross-validation fold models (a bag) instead
+    of being refit on all rows: always with refit="folds"; with "auto" on small data.
+    There the k fold models averaged beat one model refit on all rows: each sees (k-1)/k of
+    the rows, but averaging k of them cuts the variance that dominates at a few hundred
+    rows. Measured at 60 s, seed 0, test split, `--refit full` vs `--refit folds`:
+    titanic (668 rows) AUC 0.831 vs 0.844, cmc (1,105) log loss 0.890 vs 0.884; above the
+    line the refit wins: car (1,296) 0.0074 vs 0.0077, segment (1,732) 0.034 vs 0.042,
+    life_expectancy (2,196) RMSE 1.713 vs 1.726. On credit_g (750) every member's refit
+    scored below its 5 averaged fold models (HistGradientBoosting 0.791 vs 0.811, CatBoost
+    0.797 vs 0.819, k-NN 0.777 vs 0.794). It also leaves the finishing phase nothing to refit."""
+    return refit == "folds" or (refit == "auto" and n_rows <= BAG_MAX_ROWS)
 
 
 def _maybe_refit(member: Member, rec: TrialRecord, refit: str, budget, executor, info,
