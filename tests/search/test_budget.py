@@ -54,14 +54,6 @@ def test_the_finish_estimate_refits_the_best_of_the_best_families_and_the_stacke
     assert finish_estimate(recs, 5, stacking=True) == pytest.approx(FINISH_FIXED_S + refits + STACK_FACTOR * 10.0)
 
 
-def test_without_refits_the_finish_estimate_leaves_them_out():
-    from assay.search.tuner import FINISH_FIXED_S, STACK_FACTOR, finish_estimate
-
-    recs = [_record(0, "lightgbm", 0.9, 10.0), _record(1, "catboost", 0.91, 40.0)]
-    assert finish_estimate(recs, 5, stacking=False, refits=False) == pytest.approx(FINISH_FIXED_S)
-    assert finish_estimate(recs, 5, stacking=True, refits=False) == pytest.approx(FINISH_FIXED_S + STACK_FACTOR * 10.0)
-
-
 def test_small_data_keeps_the_fold_models_under_auto():
     from assay.ensemble.build import BAG_MAX_ROWS, keeps_fold_models
 
