@@ -13,9 +13,9 @@ import numpy as np
 from assay import log
 from assay.ensemble.model import EnsembleModel, Member
 from assay.ensemble.selection import greedy_selection, prune_for_speed
+from assay.ensemble.space import from_margin, to_margin
 from assay.ensemble.stacking import STACKER_FAMILY
 from assay.models.registry import get_family
-from assay.ensemble.space import from_margin, to_margin
 from assay.search.records import TrialRecord
 from assay.search.trial import validated_rows
 

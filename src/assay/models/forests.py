@@ -139,6 +139,8 @@ def _pool(n: int):
 
     global _POOL
     if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < n:
+        if _POOL is not None and _POOL[0] == os.getpid():    # a larger pool replaces ours
+            _POOL[2].shutdown(wait=False)
         _POOL = (os.getpid(), n, ThreadPoolExecutor(max_workers=n, thread_name_prefix="assay-forest"))
     return _POOL[2]
 
