@@ -212,6 +212,7 @@ def _sklearn_like(g: Graph, model, feats: Features, classify: bool) -> str:
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
     from assay.models.forests import TimeBoxedForest
+    from assay.models.knn import ThreadedQueries
     from assay.models.linear import BoundedLogisticRegression, BoundedRidge
 
     if isinstance(model, TimeBoxedForest):
@@ -228,6 +229,8 @@ def _sklearn_like(g: Graph, model, feats: Features, classify: bool) -> str:
         from assay.export.trees import hist_gb
 
         return hist_gb(g, model.model_, feats.f64, classify)
+    if isinstance(model, ThreadedQueries):                  # assay's k-NN: as scikit-learn's own
+        model = model.plain()
     if isinstance(model, (KNeighborsClassifier, KNeighborsRegressor)) and model.weights != "uniform":
         raise NotConvertible("kNN with weights='distance': skl2onnx 1.20 negates the distances, which makes "
                              "the weights uniform")

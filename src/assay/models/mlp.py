@@ -220,10 +220,19 @@ class _TabularMLP(BaseEstimator):
         dev = next(module.parameters()).device
         module.eval()
         outs = [np.zeros((0, self.config_["n_out"]), np.float32)]
-        with torch.no_grad():
-            for s in range(0, len(num), 8192):
-                o = module(torch.as_tensor(num[s:s + 8192], device=dev), torch.as_tensor(codes[s:s + 8192], device=dev))
-                outs.append(o.float().cpu().numpy())
+        threads = torch.get_num_threads()
+        if dev.type == "cpu":     # one thread for a few rows; else the cores free now (as fit's n_jobs)
+            from assay.compute.cores import predict_threads
+
+            torch.set_num_threads(predict_threads(len(num), self.n_jobs))
+        try:
+            with torch.no_grad():
+                for s in range(0, len(num), 8192):
+                    o = module(torch.as_tensor(num[s:s + 8192], device=dev),
+                               torch.as_tensor(codes[s:s + 8192], device=dev))
+                    outs.append(o.float().cpu().numpy())
+        finally:
+            torch.set_num_threads(threads)
         return np.concatenate(outs).astype(np.float64)
 
     # -- pickling: weights as numpy on CPU, module rebuilt on load ------------
