@@ -12,13 +12,23 @@ def test_without_an_estimate_the_fixed_share_is_kept():
     assert b.search_left() == pytest.approx(75.0, abs=0.5)
 
 
-@pytest.mark.parametrize("estimate, reserve", [(2.0, MIN_FINISH_SHARE * 300), (40.0, 40.0),
+@pytest.mark.parametrize("estimate, reserve", [(2.0, MIN_FINISH_SHARE * 300), (40.0, 40.0 + 9.0),
                                                (500.0, MAX_FINISH_SHARE * 300)])
 def test_an_estimate_sets_the_reserve_within_its_bounds(estimate, reserve):
     b = Budget(300.0, t0=time.monotonic(), search_fraction=0.75)
     b.finish_estimate = estimate
     assert b.finish_reserve() == pytest.approx(reserve)
     assert b.search_left() == pytest.approx(300.0 - reserve, abs=0.5)
+
+
+def test_the_refits_get_the_whole_estimate_after_the_write_reserve():
+    # the search stops with the reserve left; what the refits may use then is the estimate
+    b = Budget(300.0, t0=time.monotonic() - (300.0 - 49.0), search_fraction=0.75)
+    b.finish_estimate = 40.0
+    assert b.write_reserve() == pytest.approx(9.0)
+    assert b.search_left() == pytest.approx(0.0, abs=0.5)
+    assert b.finish_left() == pytest.approx(40.0, abs=0.5)
+    assert Budget(10.0).write_reserve() == 0.5 and Budget(None).write_reserve() == 0.0
 
 
 def test_no_limit_means_no_reserve_and_no_end():
