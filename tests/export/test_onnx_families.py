@@ -113,10 +113,15 @@ def test_text_column_is_named(tmp_path):
     assert "--allow-partial" not in msg          # nothing would be left to export
 
 
-def test_a_verification_failure_writes_nothing(tmp_path):
+def test_a_verification_failure_writes_nothing(tmp_path, monkeypatch):
     """kNN on one-hot data (car): distances tie at the k-th neighbour, ONNX Runtime's TopK and
-    scikit-learn pick different neighbours -- the verification catches it, no file is written."""
+    scikit-learn pick different neighbours -- the verification catches it, no file is written.
+    Which tied neighbour scikit-learn picks depends on its thread count, so the queries run
+    on two threads here, as they did before k-NN scoring followed `predict_threads`."""
+    from assay.compute import cores
     from assay.export import OnnxVerificationError
+
+    monkeypatch.setattr(cores, "predict_threads", lambda n_rows, n_jobs, small=256: 2)
 
     train, test, target = split("multiclass")
     member, schema = fit_member(train, target, "knn", config=1)
