@@ -24,9 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from vs_lightgbm import load_and_split, load_manifest  # noqa: E402
-
-LGB_STACKER = dict(learning_rate=0.05, num_leaves=15, min_child_samples=20, colsample_bytree=0.8, reg_lambda=1.0)
+from vs_lightgbm import load_and_split, load_manifest
 
 
 def _inner_split(n: int):
@@ -78,6 +76,7 @@ def main(argv=None) -> None:
     import assay
     from assay.data.split import make_folds
     from assay.ensemble.space import to_margin
+    from assay.ensemble.stacking import STACKER_PARAMS
     from assay.metrics import get_metric
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -116,9 +115,9 @@ def main(argv=None) -> None:
     B = pd.concat([X_test, pd.DataFrame(m_te, columns=mcols)], axis=1)
     every = list(A.columns)
     layers = {
-        "lightgbm, features + margins (assay's stacker)": lightgbm_layer(task, LGB_STACKER, every),
-        "lightgbm, margins only": lightgbm_layer(task, LGB_STACKER, mcols),
-        "lightgbm lr 0.02, 31 leaves": lightgbm_layer(task, {**LGB_STACKER, "learning_rate": 0.02, "num_leaves": 31},
+        "lightgbm, features + margins (assay's stacker)": lightgbm_layer(task, STACKER_PARAMS, every),
+        "lightgbm, margins only": lightgbm_layer(task, STACKER_PARAMS, mcols),
+        "lightgbm lr 0.02, 31 leaves": lightgbm_layer(task, {**STACKER_PARAMS, "learning_rate": 0.02, "num_leaves": 31},
                                                       every),
         "catboost, features + margins": catboost_layer(task, every),
         "ridge / logistic, margins": linear_layer(task, mcols),
