@@ -123,7 +123,7 @@ def bench_assay(entry, files, args, metric) -> dict:
     scored = score_assay(run_dir, files["test"], entry, files["test_keys"], files["y_reg"])
     res.update(test_score=scored["test_score"], predict_rows_per_s=scored["predict_warm_rows_per_s"],
                model=",".join(str(m) for m in scored["ensemble_members"]), n_trials=scored["n_trials"],
-               status=scored["status"])
+               status=scored["status"], timings=scored["internal_timings"])   # phases, to explain a slow fit
     return res
 
 

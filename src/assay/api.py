@@ -153,7 +153,12 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
     from assay.search.tuner import Search, baseline_record
     from assay.versions import library_versions
 
+    from assay.search.repeats import REPEAT_SHARE, planned_splits
+
     executor = LocalProcessExecutor()
+    splits = planned_splits(config, len(y), len(folds), schema.task)
+    if splits > 1:
+        budget.repeat_share = REPEAT_SHARE
     progress.start(budget, config.max_trials, metric.name)
     search = Search(families=families, info=info, metric=metric, config=config, budget=budget,
                     executor=executor, workdir=workdir, folds=folds, progress=progress,
@@ -162,10 +167,15 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
     result = search.run(X, y)
     timings["search"] = round(time.monotonic() - t, 3)
 
+    candidates = result.candidates()
+    if splits > 1 and candidates:
+        t = time.monotonic()
+        _repeat(candidates, splits, y, config, info, metric, folds, search, budget, progress)
+        timings["repeats"] = round(time.monotonic() - t, 3)
+
     t = time.monotonic()
     progress.phase("ensembling")
     base = baseline_record(y, folds, info, metric)
-    candidates = result.candidates()
     stacker = _stack(candidates, config, info, metric, folds, search, workdir, executor, budget)
     if stacker is not None:
         result.records.append(stacker)
@@ -226,6 +236,7 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
         "status": status,
         "n_rows": int(len(y)),
         "n_folds": len(folds),
+        "bag_splits": splits,
         "n_trials": len(result.records),
         "n_failed": sum(r.status not in ("ok", "pruned") for r in result.records),
         "n_pruned": sum(r.status == "pruned" for r in result.records),
@@ -248,6 +259,24 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
         arrays.update(fair.arrays())
     return Run(schema=schema, model=model, leaderboard=lb, meta=meta,
                trials_db=os.path.join(workdir, "trials.db"), arrays=arrays, candidates=kept)
+
+
+def _repeat(candidates, splits, y, config, info, metric, folds, search, budget, progress) -> None:
+    """Repeated k-fold bagging (assay/search/repeats.py) for the members of a first greedy
+    selection, heaviest first; the finishing estimate then counts their larger bags."""
+    from assay.ensemble.build import select_members
+    from assay.search.repeats import repeat_members
+    from assay.search.tuner import finish_estimate
+
+    weights = select_members(candidates, y, metric, info.task, config.ensemble_size, config.speed_tolerance)[0]
+    members = sorted((c for c in candidates if weights.get(c.trial_id, 0) > 0),
+                     key=lambda c: -weights[c.trial_id])
+    progress.phase("bagging repeats")
+    done = repeat_members(members, splits=splits, y=y, task=info.task, seed=config.seed,
+                          n_folds=len(folds), search=search, budget=budget)
+    log.info(f"bagging: {done} more fold split{'s' if done != 1 else ''} for "
+             f"{', '.join(f'{m.name} ({m.repeats})' for m in members)}")
+    budget.finish_estimate = finish_estimate(search.records, len(folds), search._plans_stacking())
 
 
 def _stack(candidates, config, info, metric, folds, search, workdir, executor, budget):

@@ -70,6 +70,9 @@ def fit(
     distill: bool = typer.Option(False, "--distill", help="also distill the ensemble into one fast LightGBM "
                                  "(kept as model 'distilled': predict --model distilled)"),
     folds: Optional[int] = typer.Option(None, "--folds", help="CV folds (default by data size)"),
+    bag_repeats: Optional[int] = typer.Option(None, "--bag-repeats", help="k-fold splits per ensemble member "
+                                              "(repeated bagging; default: 3 for a binary target on "
+                                              "small data, where the fold models are kept, else 1)"),
     seed: int = typer.Option(0, "--seed"),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="threads per trial (default all cores)"),
     refit: str = typer.Option("auto", "--refit", help="auto | full | folds (auto: the fold models on "
@@ -98,7 +101,7 @@ def fit(
         fams = [f.strip() for f in families.split(",") if f.strip()] if families else None
         cfg = FitConfig(time_limit=time_limit if time_limit and time_limit > 0 else None,
                         max_trials=max_trials, task=task, metric=metric, families=fams,
-                        search=search, pruner=pruner, stack=stack, distill=distill, device=device, n_folds=folds, seed=seed, n_jobs=jobs, refit=refit,
+                        search=search, pruner=pruner, stack=stack, distill=distill, device=device, n_folds=folds, bag_repeats=bag_repeats, seed=seed, n_jobs=jobs, refit=refit,
                         speed_tolerance=speed_tolerance,
                         monotone=parse_monotone(monotone) if monotone else None,
                         sensitive=sensitive, allow_sensitive_features=allow_sensitive_features,
@@ -588,11 +591,13 @@ def _write_frame(frame, output: Path) -> None:
 
 def _print_leaderboard(lb, top=None) -> None:
     from rich.console import Console
+
+    from assay.search.repeats import repeated_bagging
     from rich.table import Table
 
     wanted = ["rank", "model", "status", *[c for c in lb.columns if c.startswith("cv_")],
-              "disparity", "pareto", "ensemble_weight", "fit_s", "predict_rows_per_s", "trial_s"]
-    cols = [c for c in wanted if c in lb.columns]
+              "disparity", "pareto", "ensemble_weight", "splits", "fit_s", "predict_rows_per_s", "trial_s"]
+    cols = [c for c in wanted if c in lb.columns and (c != "splits" or repeated_bagging(lb))]
     shown = lb if top is None else lb.head(top)
     table = Table(show_lines=False)
     for c in cols:

@@ -24,6 +24,7 @@ class FitConfig:
     distill: bool = False                # also fit one LightGBM on the ensemble's soft targets
     device: str = "auto"                 # auto (CUDA where a GPU is present) | cpu | cuda
     n_folds: int | None = None           # None = by data size (5 / 3 / holdout)
+    bag_repeats: int | None = None       # fold splits per ensemble member (search/repeats.py); None = auto
     seed: int = 0
     n_jobs: int | None = None            # threads per trial; None = all cores
     trial_time_limit: float | None = None  # hard cap per trial (s); None = what the budget leaves
@@ -60,6 +61,8 @@ class FitConfig:
             raise OptionError(f"speed tolerance must be in [0, 1), got {self.speed_tolerance}")
         if self.n_folds is not None and self.n_folds < 2:
             raise OptionError(f"n_folds must be at least 2, got {self.n_folds}")
+        if self.bag_repeats is not None and self.bag_repeats < 1:
+            raise OptionError(f"bag repeats must be at least 1 (1 = no repeats), got {self.bag_repeats}")
         if self.monotone is not None:
             self.monotone = _monotone_values(self.monotone)
         if self.sensitive is not None or self.fairness is not None:

@@ -263,9 +263,11 @@ def _data_section(run, ev_held) -> dict:
 
 
 def _leaderboard(lb: pd.DataFrame, score_col: str) -> dict:
-    wanted = ["rank", "model", "status", score_col, "ensemble_weight", "fit_s", "trial_s", "peak_mb",
+    from assay.search.repeats import repeated_bagging
+
+    wanted = ["rank", "model", "status", score_col, "ensemble_weight", "splits", "fit_s", "trial_s", "peak_mb",
               "predict_rows_per_s"]
-    cols = [c for c in wanted if c in lb.columns]
+    cols = [c for c in wanted if c in lb.columns and (c != "splits" or repeated_bagging(lb))]
     rows = []
     for _, r in lb.iterrows():
         cells = [audit_sections.fmt(_py(r[c])) if not (c == "ensemble_weight" and _isnan(r[c])) else "" for c in cols]

@@ -36,6 +36,7 @@ class Budget:
         self.t0 = time.monotonic() if t0 is None else t0
         self.search_fraction = search_fraction
         self.finish_estimate: float | None = None
+        self.repeat_share = 0.0     # of the limit kept after the search for bagging repeats
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
@@ -45,10 +46,13 @@ class Budget:
             return float("inf")
         return self.time_limit - self.elapsed()
 
-    def search_left(self) -> float:
+    def search_left(self, with_repeats: bool = False) -> float:
+        """Seconds left for search trials; `with_repeats`: for the bagging repeats that
+        follow the search (search/repeats.py), which may use `repeat_share` of the limit too."""
         if self.time_limit is None:
             return float("inf")
-        return self.time_limit - self.finish_reserve() - self.elapsed()
+        reserve = 0.0 if with_repeats else self.repeat_share * self.time_limit
+        return self.time_limit - self.finish_reserve() - reserve - self.elapsed()
 
     def finish_reserve(self) -> float:
         """Seconds of the limit kept for the finishing phase (at least one): the estimate

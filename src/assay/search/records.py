@@ -24,6 +24,7 @@ class TrialRecord:
     error: str = ""
     oof: np.ndarray | None = field(default=None, repr=False)
     model_path: str | None = None
+    repeats: int = 1                # fold splits cross-validated (search/repeats.py); oof is their mean
 
     @property
     def ok(self) -> bool:
@@ -46,6 +47,7 @@ class TrialRecord:
             "fit_s": round(self.fit_seconds, 3) if np.isfinite(self.fit_seconds) else None,
             "predict_rows_per_s": round(self.predict_rows_per_s) if np.isfinite(self.predict_rows_per_s) else None,
             "trial_s": round(self.elapsed, 3),
+            "splits": self.repeats,
             "peak_mb": round(self.peak_rss_mb, 1) if np.isfinite(self.peak_rss_mb) else None,
             "params": json.dumps(self.params, sort_keys=True, default=str),
             "error": self.error.strip().splitlines()[0][:300] if self.error else "",
