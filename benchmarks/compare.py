@@ -105,6 +105,30 @@ def _end_group(proc: subprocess.Popen) -> None:
                 pass
     if proc.poll() is None:
         proc.wait()
+    _wait_for_group_exit(proc.pid)
+
+
+def _wait_for_group_exit(pgid: int, limit_s: float = 30.0) -> None:
+    """Block until no process of the group is left (a killed JVM or Ray worker can take
+    seconds to go), so that the next system does not start while the last one still holds
+    the cores or the memory."""
+    import os
+
+    import psutil
+
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        left = []
+        for p in psutil.process_iter(["pid"]):
+            try:
+                if os.getpgid(p.info["pid"]) == pgid and p.status() != psutil.STATUS_ZOMBIE:
+                    left.append(p)
+            except (ProcessLookupError, psutil.Error, OSError):
+                pass
+        if not left:
+            return
+        time.sleep(0.2)
+    log(f"processes of group {pgid} still alive after {limit_s:.0f} s; going on")
 
 
 # ---------------------------------------------------------------------------------------
