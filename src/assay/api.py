@@ -150,10 +150,9 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
     from assay.compute.executor import LocalProcessExecutor
     from assay.ensemble.build import assemble, baseline_model, select_members
     from assay.run import Run
+    from assay.search.repeats import REPEAT_SHARE, planned_splits
     from assay.search.tuner import Search, baseline_record
     from assay.versions import library_versions
-
-    from assay.search.repeats import REPEAT_SHARE, planned_splits
 
     executor = LocalProcessExecutor()
     splits = planned_splits(config, len(y), len(folds), schema.task)

@@ -591,9 +591,9 @@ def _write_frame(frame, output: Path) -> None:
 
 def _print_leaderboard(lb, top=None) -> None:
     from rich.console import Console
+    from rich.table import Table
 
     from assay.search.repeats import repeated_bagging
-    from rich.table import Table
 
     wanted = ["rank", "model", "status", *[c for c in lb.columns if c.startswith("cv_")],
               "disparity", "pareto", "ensemble_weight", "splits", "fit_s", "predict_rows_per_s", "trial_s"]
