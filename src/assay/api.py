@@ -169,7 +169,7 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
     candidates = result.candidates()
     if splits > 1 and candidates:
         t = time.monotonic()
-        _repeat(candidates, splits, y, config, info, metric, folds, search, budget, progress)
+        _repeat(candidates, splits, y, config, info, metric, search, progress)
         timings["repeats"] = round(time.monotonic() - t, 3)
 
     t = time.monotonic()
@@ -260,22 +260,19 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
                trials_db=os.path.join(workdir, "trials.db"), arrays=arrays, candidates=kept)
 
 
-def _repeat(candidates, splits, y, config, info, metric, folds, search, budget, progress) -> None:
+def _repeat(candidates, splits, y, config, info, metric, search, progress) -> None:
     """Repeated k-fold bagging (assay/search/repeats.py) for the members of a first greedy
-    selection, heaviest first; the finishing estimate then counts their larger bags."""
+    selection, heaviest first."""
     from assay.ensemble.build import select_members
     from assay.search.repeats import repeat_members
-    from assay.search.tuner import finish_estimate
 
     weights = select_members(candidates, y, metric, info.task, config.ensemble_size, config.speed_tolerance)[0]
     members = sorted((c for c in candidates if weights.get(c.trial_id, 0) > 0),
                      key=lambda c: -weights[c.trial_id])
     progress.phase("bagging repeats")
-    done = repeat_members(members, splits=splits, y=y, task=info.task, seed=config.seed,
-                          n_folds=len(folds), search=search, budget=budget)
+    done = repeat_members(members, splits=splits, y=y, search=search)
     log.info(f"bagging: {done} more fold split{'s' if done != 1 else ''} for "
              f"{', '.join(f'{m.name} ({m.repeats})' for m in members)}")
-    budget.finish_estimate = finish_estimate(search.records, len(folds), search._plans_stacking())
 
 
 def _stack(candidates, config, info, metric, folds, search, workdir, executor, budget):

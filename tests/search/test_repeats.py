@@ -50,7 +50,7 @@ def test_bag_repeats_must_be_positive():
 
 
 def test_members_are_bagged_over_three_splits_and_stay_out_of_fold(titanic, tmp_path):
-    kw = dict(time_limit=None, max_trials=3, families=["linear", "hist_gb"], verbosity=0, seed=3)
+    kw = {"time_limit": None, "max_trials": 3, "families": ["linear", "hist_gb"], "verbosity": 0, "seed": 3}
     once = assay.fit(titanic, "Survived", bag_repeats=1, **kw)
     run = assay.fit(titanic, "Survived", bag_repeats=3, **kw)
     assert run.meta["bag_splits"] == 3 and once.meta["bag_splits"] == 1

@@ -20,8 +20,6 @@ from __future__ import annotations
 import os
 import pickle
 
-import numpy as np
-
 from assay import log
 from assay.compute.executor import OK
 from assay.ensemble.space import from_margin, to_margin
@@ -59,21 +57,21 @@ def repeated_bagging(leaderboard) -> bool:
     return "splits" in leaderboard and bool((leaderboard["splits"].fillna(1) > 1).any())
 
 
-def repeat_members(members: list[TrialRecord], *, splits: int, y, task: str, seed: int, n_folds: int,
-                   search, budget) -> int:
-    """Cross-validate `members` (heaviest first) on `splits - 1` more fold splits, merging each
-    into the record in place (`oof`, `value`, `score`, `fit_seconds`, fold models). Returns
-    how many extra splits were fitted."""
+def repeat_members(members: list[TrialRecord], *, splits: int, y, search) -> int:
+    """Cross-validate `members` (heaviest first) on `splits - 1` more fold splits of the
+    search's fold count, merging each into the record in place (`oof`, `value`, `score`,
+    `fit_seconds`, fold models). Returns how many extra splits were fitted."""
     from assay.data.split import make_folds
 
     done = 0
     for r in range(1, splits):
-        folds = make_folds(y, task, seed=seed + SEED_STEP * r, n_folds=n_folds)
+        folds = make_folds(y, search.info.task, seed=search.config.seed + SEED_STEP * r,
+                           n_folds=len(search.folds))
         for rec in members:
             if rec.repeats != r:           # a member whose earlier split did not fit stays behind
                 continue
             per_split = rec.elapsed / rec.repeats
-            left = budget.search_left(with_repeats=True)
+            left = search.budget.search_left(with_repeats=True)
             if per_split * 1.2 + 0.5 > left:
                 log.debug(f"no split {r + 1} for {rec.name}: it needs ~{per_split:.1f}s, {left:.1f}s left")
                 continue
