@@ -98,7 +98,28 @@ def test_align_for_predict_counts_values_that_are_not_boolean_tokens():
 def test_level_positions_maps_levels_unseen_missing_and_non_strings():
     from assay.features.compiled import level_positions
 
-    values = np.array(["b", "a", None, "zz", np.nan, 3, "b"], dtype=object)
-    got = level_positions(values, {"a": 0, "b": 1, "3": 2}, unseen=7, missing=9)
+    X = pd.DataFrame({"c": np.array(["b", "a", None, "zz", np.nan, 3, "b"], dtype=object)})
+    got = level_positions(X, "c", {"a": 0, "b": 1, "3": 2}, unseen=7, missing=9)
     np.testing.assert_array_equal(got, [1, 0, 9, 7, 9, 2, 1])
-    assert level_positions(np.array([], dtype=object), {"a": 0}, 7, 9).shape == (0,)
+    empty = pd.DataFrame({"c": np.array([], dtype=object)})
+    assert level_positions(empty, "c", {"a": 0}, 7, 9).shape == (0,)
+
+
+def test_level_positions_factorize_each_column_once_per_shared_block():
+    """Inside shared_preparation() every encoder reading one frame's column reuses one
+    factorization (an ensemble's fold models share their input), and stays exact per table."""
+    from unittest import mock
+
+    import assay.features.pipeline as pipeline
+    from assay.features.compiled import level_positions
+
+    X = pd.DataFrame({"c": np.array(["x", "y", "x", None], dtype=object)})
+    calls = []
+    real = pd.factorize
+    with mock.patch.object(pipeline.pd, "factorize", side_effect=lambda *a, **k: calls.append(1) or real(*a, **k)):
+        with pipeline.shared_preparation():
+            a = level_positions(X, "c", {"x": 0, "y": 1}, 5, 6)
+            b = level_positions(X, "c", {"y": 0}, 5, 6)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(a, [0, 1, 0, 6])
+    np.testing.assert_array_equal(b, [5, 0, 5, 6])

@@ -88,3 +88,22 @@ def test_the_scoring_pool_is_remade_in_a_forked_child():
         os._exit(0)
     os.waitpid(pid, 0)
     assert os.read(r, 1) == b"1"
+
+
+def test_thinning_per_split_keeps_one_forest_per_k_fold_split():
+    """A bag of two 3-fold splits (6 fold forests of 9 trees) keeps ceil(9 / 3) = 3 trees per
+    fold forest: one forest's worth per split, not per bag."""
+    import pandas as pd
+
+    from assay.data.schema import infer_schema
+    from assay.models.base import ProblemInfo
+    from assay.models.registry import get_family
+
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"a": rng.normal(size=240), "b": rng.normal(size=240)})
+    y = (df["a"] + df["b"] > 0).astype(int).to_numpy()
+    info = ProblemInfo(schema=infer_schema(df.assign(t=y), "t", task="binary"), n_rows=240, seed=0)
+    fam = get_family("random_forest")
+    folds = [fam.build({"n_estimators": 9}, info).fit(df.iloc[i::6], y[i::6]) for i in range(6)]
+    thinned = fam.thin_fold_models(folds, per_split=3)
+    assert [len(f.steps[-1][1].model_.estimators_) for f in thinned] == [3] * 6

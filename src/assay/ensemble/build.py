@@ -68,13 +68,14 @@ def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: 
         with open(rec.model_path, "rb") as fh:
             fold_models = pickle.load(fh)
         members.append(Member(tid, rec.family, rec.params, w, fold_models, "folds"))
-    if not keeps_fold_models(refit, info.n_rows):
-        for m in members:
-            if m.family == STACKER_FAMILY:     # its bases and stackers are fold models by design
-                continue
+    keep_bags = keeps_fold_models(refit, info.n_rows)
+    for m in members:
+        if m.family == STACKER_FAMILY:     # its bases and stackers are fold models by design
+            continue
+        if not keep_bags:
             _maybe_refit(m, by_id[m.trial_id], refit, budget, executor, info, data_path, workdir, n_folds)
-            if m.kind == "folds":              # the refit did not fit the budget
-                m.estimators = get_family(m.family).thin_fold_models(m.estimators)
+        if m.kind == "folds":              # a kept bag, or the refit did not fit the budget
+            m.estimators = get_family(m.family).thin_fold_models(m.estimators, per_split=n_folds)
     return EnsembleModel(task, n_classes, members)
 
 

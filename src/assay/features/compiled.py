@@ -139,13 +139,17 @@ class _ImputeScale:
         return z
 
 
-def level_positions(values, positions: dict, unseen: int, missing: int) -> np.ndarray:
-    """For each of `values` (a column of level strings; other values are looked up as
+def level_positions(X: pd.DataFrame, col, positions: dict, unseen: int, missing: int) -> np.ndarray:
+    """For each value of column `col` of `X` (level strings; other values are looked up as
     `str(value)`), its position in `positions` ({level: position}); `unseen` for a value
-    not there, `missing` for a missing one. Each
-    row is hashed once (factorize) and only the distinct values are looked up: faster than
-    pandas' Index.get_indexer, which under pandas 3 first converts object arrays to strings."""
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    not there, `missing` for a missing one. Each row is hashed once (factorize, done once per
+    frame and column for every preprocessor of a `shared_preparation` block: an ensemble's
+    fold models all read the same columns) and only the distinct values are looked up:
+    faster than pandas' Index.get_indexer, which under pandas 3 first converts object arrays
+    to strings."""
+    from assay.features.pipeline import factorized
+
+    codes, uniques = factorized(X, col)
     pos = np.fromiter((positions.get(u if isinstance(u, str) else str(u), unseen) for u in uniques),
                       dtype=np.int64, count=len(uniques))
     return np.append(pos, missing)[codes]      # code -1 (missing) -> the last entry
@@ -160,7 +164,7 @@ class _Lookup:
 
     def __call__(self, X: pd.DataFrame) -> np.ndarray:
         n = len(self.rows)
-        return self.table[level_positions(X[self.col].to_numpy(dtype=object), self.rows, n, n + 1)]
+        return self.table[level_positions(X, self.col, self.rows, n, n + 1)]
 
 
 class _Fitted:

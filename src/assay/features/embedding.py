@@ -161,7 +161,7 @@ class EmbeddingPreprocessor(TransformerMixin, BaseEstimator):
         codes = np.zeros((len(X), len(self.cat_cols_)), dtype=np.int64)
         positions = self._positions()
         for j, c in enumerate(self.cat_cols_):     # code 0: missing or unseen
-            codes[:, j] = level_positions(X[c].to_numpy(dtype=object), positions[c], 0, 0)
+            codes[:, j] = level_positions(X, c, positions[c], 0, 0)
         return EmbeddedData(numeric, codes, list(self.cardinalities_))
 
     def _positions(self) -> dict:

@@ -177,6 +177,17 @@ def _cached(cache: dict, key, X, compute):
     return hit[1]
 
 
+def factorized(X: pd.DataFrame, col) -> tuple[np.ndarray, np.ndarray]:
+    """`pd.factorize` of column `col` of `X` (codes, -1 for missing; the distinct values),
+    computed once per frame and column within a `shared_preparation` block."""
+    cache = _SHARED.get()
+    compute = lambda: pd.factorize(np.asarray(X[col].to_numpy(dtype=object), dtype=object),  # noqa: E731
+                                   use_na_sentinel=True)
+    if cache is None:
+        return compute()
+    return _cached(cache, ("factorized", id(X), col), X, compute)
+
+
 def _prepare_now(X, schema: Schema) -> pd.DataFrame:
     names = schema.feature_names
     if not isinstance(X, pd.DataFrame):
@@ -303,23 +314,20 @@ class NativeFrame(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        blocks = [X[self.num_].astype("float64")]
         from assay.features.compiled import level_positions
 
         dtypes, positions = self._category_dtypes()
-        # unseen levels (and missing) -> code -1 = NaN; the dtypes and level positions are
-        # built once per fitted transformer, not on every call
-        cats = {c: pd.Categorical.from_codes(level_positions(X[c].to_numpy(dtype=object), positions[c], -1, -1),
-                                             dtype=dtypes[c])
-                for c in self.cat_}
-        blocks.append(pd.DataFrame(cats, index=X.index, columns=self.cat_))
-        for enc, cols in ((self.dt_, "dt"), (self.freq_, "hc"), (self.text_, "text")):
+        # one dict of columns and one frame (pd.concat of blocks cost more than the boosters'
+        # scoring on a few hundred rows); unseen levels (and missing) -> code -1 = NaN; the
+        # dtypes and level positions are built once per fitted transformer, not on every call
+        values = [X[c].to_numpy(dtype="float64", na_value=np.nan) for c in self.num_]
+        values += [pd.Categorical.from_codes(level_positions(X, c, positions[c], -1, -1), dtype=dtypes[c])
+                   for c in self.cat_]
+        for enc in (self.dt_, self.freq_, self.text_):
             if enc is not None:
-                arr = enc.transform(X[enc.columns_])
-                blocks.append(pd.DataFrame(arr, index=X.index))
-        out = pd.concat(blocks, axis=1)
-        out.columns = self.columns_
-        return out
+                arr = np.asarray(enc.transform(X[enc.columns_]), dtype="float64")
+                values += [arr[:, j] for j in range(arr.shape[1])]
+        return pd.DataFrame(dict(zip(self.columns_, values)), index=X.index, columns=self.columns_)
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(self.columns_, dtype=object)
@@ -332,6 +340,22 @@ class NativeFrame(TransformerMixin, BaseEstimator):
                      {c: {v: i for i, v in enumerate(self.levels_[c])} for c in self.cat_})
             self.__dict__["_codes_cache"] = cache
         return cache
+
+
+def native_matrix(X) -> np.ndarray:
+    """A "native" frame as one float64 matrix: categoricals as their codes (missing / unseen
+    -1 -> NaN), other columns as floats -- LightGBM's own conversion of a pandas frame."""
+    if not isinstance(X, pd.DataFrame):
+        return np.asarray(X, dtype=np.float64)
+    out = np.empty(X.shape, dtype=np.float64)
+    for j, c in enumerate(X.columns):
+        s = X[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy()
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+        else:
+            out[:, j] = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
 
 
 def _safe_names(names) -> list[str]:

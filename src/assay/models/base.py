@@ -117,11 +117,12 @@ class ModelFamily:
         (the fold split, the preprocessed matrix, the learner's own binned copy)."""
         return 250.0 + 4 * info.n_rows * max(1, info.n_features) * 8 / 2**20
 
-    def thin_fold_models(self, fold_models: list) -> list:
+    def thin_fold_models(self, fold_models: list, per_split: int | None = None) -> list:
         """The fitted fold models of a configuration kept as they are in the final model
-        (its refit did not fit the budget). A family whose models average many independent
-        parts may shrink each fold model so that together they cost about one model's
-        prediction time. Unchanged by default."""
+        (small data keeps its bags; elsewhere the refit did not fit the budget). A family
+        whose models average many independent parts may shrink each fold model so that the
+        models of one k-fold split (`per_split` = k; all of them by default) together cost
+        about one model's prediction time. Unchanged by default."""
         return fold_models
 
     def __repr__(self) -> str:

