@@ -11,8 +11,8 @@ from tests.conftest import DATA
 
 
 def _titanic():
-    # without the free-text Name: the "linear" style's TF-IDF makes its output sparse, which
-    # is not compiled (the "tree" style's text part is covered below)
+    # without the free-text Name: the "linear" style's TF-IDF makes its output sparse (covered
+    # below, as is the "tree" style's text part)
     df = pd.read_csv(DATA / "titanic.csv.gz").drop(columns=["Name"])
     X, y_raw, schema = prepare_training(df, "Survived", "binary")
     return df, X, encode_target(y_raw, schema), schema
@@ -43,11 +43,20 @@ def test_compiled_preprocessor_equals_sklearn_on_real_rows_unseen_and_missing(st
     np.testing.assert_array_equal(got, want)     # bit for bit, NaN in the same places
 
 
-def test_sparse_output_is_not_compiled():
+def test_sparse_output_compiles_to_the_same_sparse_matrix():
+    """With the free-text Name, the "linear" style's output is sparse (TF-IDF): the compiled
+    form stacks its numpy parts with the fitted TF-IDF into the same CSR matrix."""
     df = pd.read_csv(DATA / "titanic.csv.gz")
     X, y_raw, schema = prepare_training(df, "Survived", "binary")
-    prep = build_preprocessor(schema, "linear", seed=0).fit(X, encode_target(y_raw, schema))
-    assert not prep.compile(X.iloc[:50]) and "compiled_" not in prep.__dict__
+    y = encode_target(y_raw, schema)
+    prep = build_preprocessor(schema, "linear", seed=0).fit(X.iloc[:600], y[:600])
+    rows = pd.concat([X.iloc[600:], _odd_rows(X)])
+    want = prep.transform(rows)
+    assert hasattr(want, "tocsr")
+    assert prep.compile(X.iloc[:50]) and "compiled_" in prep.__dict__
+    got = prep.transform(rows)
+    assert hasattr(got, "tocsr") and got.shape == want.shape
+    np.testing.assert_array_equal(got.toarray(), want.toarray())
 
 
 def test_compiled_transform_of_text_and_datetime_parts_uses_the_fitted_encoders():

@@ -168,14 +168,16 @@ class _Lookup:
 
 
 class _Fitted:
-    """A part kept as its fitted transformer (datetime parts, text)."""
+    """A part kept as its fitted transformer (datetime parts, text; TF-IDF stays sparse in a
+    sparse transform)."""
 
-    def __init__(self, trans, cols, width: int):
-        self.trans, self.cols, self.width = trans, list(cols), width
+    def __init__(self, trans, cols, width: int, sparse: bool = False):
+        self.trans, self.cols, self.width, self.sparse = trans, list(cols), width, sparse
 
-    def __call__(self, X: pd.DataFrame) -> np.ndarray:
+    def __call__(self, X: pd.DataFrame):
         out = self.trans.transform(X[self.cols])
-        out = out.toarray() if hasattr(out, "toarray") else out
+        if hasattr(out, "toarray"):
+            return out.tocsr() if self.sparse else out.toarray()
         return np.asarray(out, dtype=float)
 
 
@@ -189,11 +191,17 @@ def _floats(X: pd.DataFrame, cols: list) -> np.ndarray:
 class CompiledTransform:
     """The output of a fitted ColumnTransformer from numpy parts (see the module docstring)."""
 
-    def __init__(self, parts: list):
+    def __init__(self, parts: list, sparse: bool = False):
         self.parts = parts
         self.width = sum(p.width for p in parts)
+        self.sparse = sparse
 
-    def __call__(self, X: pd.DataFrame) -> np.ndarray:
+    def __call__(self, X: pd.DataFrame):
+        if getattr(self, "sparse", False):    # the ColumnTransformer's sparse output (text in "linear")
+            import scipy.sparse as sp
+
+            blocks = [b if sp.issparse(b) else sp.csr_matrix(b) for b in (p(X) for p in self.parts)]
+            return sp.hstack(blocks, format="csr", dtype=np.float64)
         out = np.empty((len(X), self.width))
         at = 0
         for p in self.parts:
@@ -204,11 +212,10 @@ class CompiledTransform:
 
 def compile_column_transformer(ct) -> CompiledTransform:
     """`ct`, a fitted ColumnTransformer of the "tree" or "linear" style, as numpy parts.
-    Raises NotCompilable for sparse output."""
+    A transformer with sparse output (TF-IDF) gives the same sparse matrix."""
     from sklearn.pipeline import Pipeline
 
-    if getattr(ct, "sparse_output_", False):
-        raise NotCompilable("sparse output")
+    sparse = bool(getattr(ct, "sparse_output_", False))
     widths = _part_widths(ct)
     parts = []
     for name, trans, cols in ct.transformers_:
@@ -222,8 +229,8 @@ def compile_column_transformer(ct) -> CompiledTransform:
         elif name in ("cat", "hc", "hcf"):
             parts.extend(_Lookup(c, levels, table) for c, (levels, table) in zip(cols, encoder_tables(trans, cols)))
         else:
-            parts.append(_Fitted(trans, cols, widths[name]))
-    return CompiledTransform(parts)
+            parts.append(_Fitted(trans, cols, widths[name], sparse))
+    return CompiledTransform(parts, sparse)
 
 
 def _part_widths(ct) -> dict[str, int]:

@@ -135,7 +135,7 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             if len(X) == 0:
                 blocks.append(sp.csr_matrix((0, width)))
                 continue
-            m = vec.transform(_docs(X[c]))
+            m = _tfidf(vec, X, c)
             blocks.append(sp.csr_matrix(svd.transform(m)) if svd is not None else m)
         if not blocks:
             return np.zeros((len(X), 0))
@@ -154,6 +154,45 @@ class TextEncoder(TransformerMixin, BaseEstimator):
             else:
                 names += [f"{c}_tfidf_{w}" for w in vec.get_feature_names_out()]
         return np.asarray(names, dtype=object)
+
+
+_ANALYSER = ("input", "encoding", "decode_error", "strip_accents", "lowercase", "preprocessor", "tokenizer",
+             "stop_words", "token_pattern", "ngram_range", "analyzer")
+
+
+def _tfidf(vec, X: pd.DataFrame, col) -> sp.csr_matrix:
+    """`vec.transform` of column `col` (a fitted TfidfVectorizer), with the documents
+    tokenised once per list of documents and analyser for every vectoriser of a
+    `shared_preparation` block: an ensemble's fold models each hold their own vocabulary over
+    the same rows, and tokenising was most of their text cost. The counts then come from the
+    vocabulary as CountVectorizer builds them and go through the vectoriser's own TF-IDF
+    weighting (tests/features check the result against `vec.transform`)."""
+    from assay.features.pipeline import shared_for_values
+
+    weighting = getattr(vec, "_tfidf", None)
+    if weighting is None:                       # a scikit-learn without the attribute
+        return vec.transform(_docs(X[col]))
+    params = vec.get_params()
+    key = ("tokens",) + tuple(repr(params[k]) for k in _ANALYSER)
+    analyse = vec.build_analyzer()
+    tokens = shared_for_values(key, _docs(X[col]), lambda docs: [analyse(d) for d in docs])
+    vocab = vec.vocabulary_
+    indptr, indices, values = [0], [], []
+    for doc in tokens:
+        counts: dict[int, int] = {}
+        for t in doc:
+            j = vocab.get(t)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        indices.extend(counts)
+        values.extend(counts.values())
+        indptr.append(len(indices))
+    m = sp.csr_matrix((np.asarray(values, dtype=vec.dtype), np.asarray(indices, dtype=np.int32),
+                       np.asarray(indptr, dtype=np.int64)), shape=(len(tokens), len(vocab)))
+    m.sort_indices()
+    if vec.binary:
+        m.data.fill(1)
+    return weighting.transform(m, copy=False)
 
 
 def _docs(s: pd.Series) -> list[str]:

@@ -111,6 +111,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             got, want = fast(Xp), self.inner_.transform(Xp)
         except NotCompilable:
             return False
+        got, want = (m.toarray() if hasattr(m, "toarray") else m for m in (got, want))
         if got.shape != want.shape or not np.allclose(got, want, rtol=1e-12, atol=1e-12, equal_nan=True):
             from assay import log
 
@@ -177,15 +178,35 @@ def _cached(cache: dict, key, X, compute):
     return hit[1]
 
 
+def shared_value(key: tuple, X, compute):
+    """`compute()`, done once per frame `X` and `key` within a `shared_preparation` block
+    (every time outside one): for what the encoders of an ensemble's members derive from the
+    same input columns."""
+    cache = _SHARED.get()
+    if cache is None:
+        return compute()
+    return _cached(cache, key + (id(X),), X, compute)
+
+
+def shared_for_values(key: tuple, values: list, compute):
+    """`compute(values)`, done once per equal list of `values` (strings, say) and `key` within
+    a `shared_preparation` block: for encoders that see the same column as different frame
+    objects (a ColumnTransformer hands each part a new slice of its input)."""
+    cache = _SHARED.get()
+    if cache is None:
+        return compute(values)
+    full = key + (len(values), hash(tuple(values)))
+    hit = cache.get(full)
+    if hit is None or hit[0] != values:
+        hit = cache[full] = (values, compute(values))
+    return hit[1]
+
+
 def factorized(X: pd.DataFrame, col) -> tuple[np.ndarray, np.ndarray]:
     """`pd.factorize` of column `col` of `X` (codes, -1 for missing; the distinct values),
     computed once per frame and column within a `shared_preparation` block."""
-    cache = _SHARED.get()
-    compute = lambda: pd.factorize(np.asarray(X[col].to_numpy(dtype=object), dtype=object),  # noqa: E731
-                                   use_na_sentinel=True)
-    if cache is None:
-        return compute()
-    return _cached(cache, ("factorized", id(X), col), X, compute)
+    return shared_value(("factorized", col), X, lambda: pd.factorize(
+        np.asarray(X[col].to_numpy(dtype=object), dtype=object), use_na_sentinel=True))
 
 
 def _prepare_now(X, schema: Schema) -> pd.DataFrame:
