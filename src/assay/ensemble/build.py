@@ -1,7 +1,7 @@
 """From search records to the final model: select members greedily on
 out-of-fold predictions, then refit them on all rows where the budget allows
-(otherwise keep their fold models, which a family may thin:
-forests keep 1/k of each fold's trees)."""
+(otherwise, and always on small data, keep their fold models, which a family
+may thin: forests keep 1/k of each fold's trees, one forest's worth per k-fold split)."""
 
 from __future__ import annotations
 
