@@ -58,3 +58,33 @@ def test_monotone_constraint_by_column_name(family):
     model = family.build(params, info).fit(X, y)
     grid = pd.DataFrame({"x": np.linspace(-2, 2, 50), "z": 0.0})
     assert np.all(np.diff(model.predict(grid)) >= -1e-9)
+
+
+@pytest.mark.parametrize("task,n_classes", [("binary", 2), ("multiclass", 3), ("regression", 0)])
+def test_lightgbm_scores_its_float_matrix_as_its_own_pandas_path(task, n_classes):
+    """The Booster on `native_matrix` (category codes, -1 -> NaN) gives what LightGBM's own
+    DataFrame path gives, with categories, missing and unseen levels and early stopping."""
+    r = np.random.default_rng(5)
+    n = 400
+    X = pd.DataFrame({"x": r.normal(size=n), "c": r.choice(list("abcde"), n).astype(object)})
+    X.loc[::9, "x"] = np.nan
+    X.loc[::11, "c"] = np.nan
+    signal = X["x"].fillna(0).to_numpy() + (X["c"] == "b").to_numpy() * 1.5
+    y = (signal + 0.3 * r.normal(size=n) if task == "regression"
+         else np.digitize(signal, [0.0, 1.0][: n_classes - 1]))
+    schema = Schema(target="y", task=task, columns=[ColumnSpec("x", "numeric", "float64"),
+                                                    ColumnSpec("c", "categorical", "object")],
+                    classes=[str(k) for k in range(n_classes)] or None)
+    info = ProblemInfo(schema=schema, n_rows=n, seed=0)
+    family = LightGBMFamily()
+    model = family.build({**family.default_configs(info)[0], "early_stopping_rounds": 10}, info).fit(X, y)
+    learner = model.named_steps["learner"]
+    test = X.iloc[:60].copy()
+    test.loc[test.index[:5], "c"] = "never-seen"
+    Z = model.named_steps["prep"].transform(test)
+    if task == "regression":
+        np.testing.assert_allclose(learner.predict(Z), learner.model_.predict(Z), rtol=1e-12, atol=1e-12)
+    else:
+        want = np.zeros((len(Z), n_classes))
+        want[:, learner.present_] = learner.model_.predict_proba(Z)
+        np.testing.assert_allclose(learner.predict_proba(Z), want, rtol=1e-12, atol=1e-12)
