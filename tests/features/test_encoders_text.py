@@ -39,3 +39,24 @@ def test_vectorisers_with_other_settings_get_their_own_tokens(params):
         a, b = _tfidf(plain, TEST, "t"), _tfidf(other, TEST, "t")
     np.testing.assert_allclose(a.toarray(), plain.transform(_docs(TEST["t"])).toarray(), rtol=1e-12)
     np.testing.assert_allclose(b.toarray(), other.transform(_docs(TEST["t"])).toarray(), rtol=1e-12)
+
+
+def test_equal_document_lists_are_tokenised_once_per_shared_block():
+    """The same documents seen as different frame objects (a ColumnTransformer slices its
+    input anew for each part) are tokenised once per block; other documents are not served."""
+    from assay.features.pipeline import shared_for_values
+
+    calls = []
+
+    def tokenise(docs):
+        calls.append(list(docs))
+        return [d.split() for d in docs]
+
+    with shared_preparation():
+        a = shared_for_values(("tokens",), ["a b", "c"], tokenise)
+        b = shared_for_values(("tokens",), ["a b", "c"], tokenise)
+        c = shared_for_values(("tokens",), ["a b", "d"], tokenise)
+    assert a == b == [["a", "b"], ["c"]] and c == [["a", "b"], ["d"]]
+    assert calls == [["a b", "c"], ["a b", "d"]]
+    shared_for_values(("tokens",), ["a b", "c"], tokenise)       # outside a block: computed again
+    assert len(calls) == 3

@@ -197,7 +197,8 @@ class CompiledTransform:
         self.sparse = sparse
 
     def __call__(self, X: pd.DataFrame):
-        if getattr(self, "sparse", False):    # the ColumnTransformer's sparse output (text in "linear")
+        # the ColumnTransformer's sparse output (text in "linear"); absent in Runs saved before it
+        if getattr(self, "sparse", False):
             import scipy.sparse as sp
 
             blocks = [b if sp.issparse(b) else sp.csr_matrix(b) for b in (p(X) for p in self.parts)]

@@ -81,13 +81,12 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         return Xt
 
     def transform(self, X):
-        cache = _SHARED.get()
         fingerprint = getattr(self, "fingerprint_", None)     # absent in Runs saved before it
-        if cache is None or fingerprint is None:
+        if fingerprint is None:
             return self._transform(X)
         # members refit on the same rows with the same style fit identical preprocessors:
         # within a shared_preparation() block their output is computed once
-        return _cached(cache, ("out", id(X), fingerprint), X, lambda: self._transform(X))
+        return shared_value(("out", fingerprint), X, lambda: self._transform(X))
 
     def _transform(self, X):
         X = _prepare(X, self.schema)
@@ -162,30 +161,23 @@ def shared_preparation():
 
 
 def _prepare(X, schema: Schema) -> pd.DataFrame:
-    cache = _SHARED.get()
-    if cache is None:
-        return _prepare_now(X, schema)
-    key = (id(X), tuple((c.name, c.kind) for c in schema.features))
-    return _cached(cache, key, X, lambda: _prepare_now(X, schema))
-
-
-def _cached(cache: dict, key, X, compute):
-    """`compute()` once per block for the frame `X` (keyed by its id, which stays its own
-    because the entry keeps X alive)."""
-    hit = cache.get(key)
-    if hit is None or hit[0] is not X:
-        hit = cache[key] = (X, compute())
-    return hit[1]
+    key = ("prepared", tuple((c.name, c.kind) for c in schema.features))
+    return shared_value(key, X, lambda: _prepare_now(X, schema))
 
 
 def shared_value(key: tuple, X, compute):
     """`compute()`, done once per frame `X` and `key` within a `shared_preparation` block
-    (every time outside one): for what the encoders of an ensemble's members derive from the
-    same input columns."""
+    (every time outside one): the dtype normalisation, identically fitted preprocessors'
+    output, and what the encoders of an ensemble's members derive from the same input
+    columns. Keyed by the frame's id, which stays its own because the entry keeps X alive."""
     cache = _SHARED.get()
     if cache is None:
         return compute()
-    return _cached(cache, key + (id(X),), X, compute)
+    full = key + (id(X),)
+    hit = cache.get(full)
+    if hit is None or hit[0] is not X:
+        hit = cache[full] = (X, compute())
+    return hit[1]
 
 
 def shared_for_values(key: tuple, values: list, compute):
@@ -205,8 +197,8 @@ def shared_for_values(key: tuple, values: list, compute):
 def factorized(X: pd.DataFrame, col) -> tuple[np.ndarray, np.ndarray]:
     """`pd.factorize` of column `col` of `X` (codes, -1 for missing; the distinct values),
     computed once per frame and column within a `shared_preparation` block."""
-    return shared_value(("factorized", col), X, lambda: pd.factorize(
-        np.asarray(X[col].to_numpy(dtype=object), dtype=object), use_na_sentinel=True))
+    return shared_value(("factorized", col), X,
+                        lambda: pd.factorize(X[col].to_numpy(dtype=object), use_na_sentinel=True))
 
 
 def _prepare_now(X, schema: Schema) -> pd.DataFrame:
