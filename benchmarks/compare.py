@@ -326,7 +326,25 @@ def targets(long: pd.DataFrame, systems: list[str]) -> list[str]:
         out.append(f"| {r['dataset']} | {r['seed']} | {_f(r.get('gap_vs_best_default_pct'), 2)} | "
                    f"{_f(r.get('throughput_x_vs_ag_best'), 1)} | {r.get('ahead_of_ag_best', '-')} | "
                    f"{r['limit_kept']} |")
+    out += ["", _targets_met(rows)]
     return out
+
+
+def _targets_met(rows: list[dict]) -> str:
+    """One line counting the datasets (x seeds) on which each target holds, and the median
+    over them of assay's throughput ratio to AutoGluon best_quality."""
+    n = len(rows)
+    gaps = [r["gap_vs_best_default_pct"] for r in rows if "gap_vs_best_default_pct" in r]
+    ratios = [r["throughput_x_vs_ag_best"] for r in rows if "throughput_x_vs_ag_best" in r]
+    fast = sum(1 for r in rows if r.get("throughput_x_vs_ag_best", 0) >= 20)
+    both = sum(1 for r in rows if r.get("throughput_x_vs_ag_best", 0) >= 20 and r.get("ahead_of_ag_best"))
+    ahead = sum(1 for r in rows if r.get("ahead_of_ag_best"))
+    parts = [f"defaults rule (<= 0.5%) {sum(g <= 0.5 for g in gaps)}/{len(gaps)}",
+             f"ahead of AG best {ahead}/{n}", f"throughput >= 20x AG best {fast}/{len(ratios)}",
+             f"both {both}/{n}", f"limit kept {sum(r['limit_kept'] for r in rows)}/{n}"]
+    if ratios:
+        parts.append(f"median throughput ratio {np.median(ratios):.1f}x")
+    return "Targets met: " + "; ".join(parts) + "."
 
 
 def _f(x, digits) -> str:
