@@ -81,3 +81,22 @@ def test_lightgbm_multiclass_reference_caps_leaf_outputs_where_the_defaults_dive
     assert ref == {"n_estimators": 100, "early_stopping_rounds": 0, "max_delta_step": 2.0}
     proba = family.build(dict(ref), info).fit(X.iloc[:half], y[:half]).predict_proba(X.iloc[half:])
     assert get_metric("log_loss", schema.task).value(y[half:], proba) < 0.05
+
+
+def test_the_search_tries_every_reference_then_each_familys_portfolio_in_turn():
+    """References (library defaults) first, then a round-robin of the other first
+    configurations: LightGBM's best portfolio configuration is not queued behind every
+    other family's first one."""
+    from assay.models.registry import available_families
+    from assay.search.tuner import _default_queue
+
+    _, _, info = _info("abalone.csv.gz", "Rings")
+    families = available_families(info.task)
+    queue = _default_queue(families, info)
+    refs = [(f.name, c) for f in families for c in f.reference_configs(info)]
+    assert len(refs) >= 2 and queue[:len(refs)] == refs
+    rest = queue[len(refs):]
+    assert rest[0] == ("lightgbm", portfolio.portfolio_configs("lightgbm", info.task)[0])
+    assert [name for name, _ in rest[:len(families)]] == [f.name for f in families]
+    every = [(f.name, c) for f in families for c in f.first_configs(info)]
+    assert sorted(map(repr, queue)) == sorted(map(repr, every))     # each once, none lost
