@@ -41,13 +41,9 @@ def frame(train: pd.DataFrame, target: str):
     return X, labels.map({c: i for i, c in enumerate(classes)}).to_numpy(), len(classes)
 
 
-def log_loss(y, proba) -> float:
-    p = np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)
-    return float(-np.mean(np.log(p)))
-
-
 def main(argv=None) -> int:
     import lightgbm as lgb
+    from assay.metrics import get_metric
     from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -57,6 +53,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     names = a.variants.split(",")
+    log_loss = get_metric("log_loss", "multiclass").value      # what compare.py scores with
     print("| dataset | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for entry in parse_dataset_list(a.datasets, load_manifest(DEFAULT_DATASETS)):

@@ -76,9 +76,10 @@ def _default_queue(families: list[ModelFamily], info: ProblemInfo) -> list[tuple
     bike_sharing_hourly at 60 s LightGBM's first portfolio configuration (the best single
     model there) used to run last, after extra trees, random forest and the MLP, with the
     1 s the budget had left."""
-    refs = [(f.name, c) for f in families for c in f.reference_configs(info)]
-    per_family = [(f.name, [c for c in f.first_configs(info) if (f.name, c) not in refs]) for f in families]
-    queue = list(refs)
+    refs = [(f, f.reference_configs(info)) for f in families]
+    # first_configs puts the family's references first: the rest follows them
+    per_family = [(f.name, f.first_configs(info)[len(r):]) for f, r in refs]
+    queue = [(f.name, c) for f, r in refs for c in r]
     for i in range(max((len(c) for _, c in per_family), default=0)):
         queue += [(name, cfgs[i]) for name, cfgs in per_family if i < len(cfgs)]
     return queue
