@@ -165,3 +165,29 @@ def test_linear_slow_solvers_fall_back_or_cap_under_a_small_allowance():
     rbig = ProblemInfo(schema=rinfo.schema, n_rows=1_000_000, extra={"max_time": 1.0})
     reg = _learner(family.build({"model": "elasticnet", "alpha": 0.01, "l1_ratio": 0.5}, rbig)).estimator
     assert type(reg.regressor).__name__ == "Ridge"
+
+
+@pytest.mark.skipif("linear" not in AVAILABLE, reason="linear family missing")
+def test_linear_lbfgs_iterations_are_capped_by_rows_columns_and_classes():
+    """lbfgs has no cheaper cousin: its iterations are capped to what the allowance pays
+    for (at least one), counting every class's margin column on multiclass problems."""
+    from assay.data.schema import MULTICLASS
+    from assay.models.linear import LBFGS_MAX_ITER
+
+    X, y, info = make_problem(BINARY, 400, d=4)
+    family = get_family("linear")
+    unlimited = _learner(family.build({"C": 1.0}, info))
+    assert unlimited.estimator.max_iter == LBFGS_MAX_ITER and unlimited.time_limited == ""
+    wide = Schema(target="y", task=MULTICLASS, columns=info.schema.columns, classes=[f"c{i}" for i in range(20)],
+                  n_rows=100_000)
+    mc = ProblemInfo(schema=wide, n_rows=100_000, extra={"max_time": 10.0})
+    capped = _learner(family.build({"C": 1.0}, mc))
+    binary = _learner(family.build({"C": 1.0}, ProblemInfo(schema=info.schema, n_rows=100_000,
+                                                           extra={"max_time": 10.0})))
+    assert capped.estimator.solver == "lbfgs" and capped.time_limited == "capped"
+    assert 1 <= capped.estimator.max_iter < binary.estimator.max_iter // 10      # 20 margin columns, not 1
+    hopeless = ProblemInfo(schema=wide, n_rows=10_000_000, extra={"max_time": 1.0})
+    assert _learner(family.build({"C": 1.0}, hopeless)).estimator.max_iter == 1
+    model = family.build({"C": 1.0}, ProblemInfo(schema=info.schema, n_rows=400, extra={"max_time": 1e-5}))
+    assert _learner(model.fit(X, y)).stopped_by_time_ is True     # one iteration: a valid, unconverged model
+    assert model.predict_proba(X).shape == (400, 2)

@@ -5,15 +5,19 @@ elastic net (saga). Regression: Ridge or ElasticNet, on a standardised target so
 that the regularisation strength does not depend on the target's scale.
 
 Fit time allowance (`max_time`, from `info.extra["max_time"]` or a `max_time` param):
-lbfgs and Ridge are fast and left alone. The iterative solvers for the L1 part --
-saga (elastic-net logistic regression) and coordinate descent (ElasticNet) -- get
-their `max_iter` capped, at build time, to the epochs that an estimate of their cost
-(`rows x encoded columns x SECONDS_PER_CELL[solver]` per epoch, deliberately rough)
-says fit in half the allowance. Where fewer than `MIN_EPOCHS` would fit, the
-configuration falls back to its L2-only cousin: lbfgs logistic regression with the
-same C, or Ridge with the elastic net's total penalty as an L2 one
-(`alpha_ridge = n_rows * alpha`). `stopped_by_time_` on the learner is True after a
-fallback, or when a capped solver used all its iterations.
+Ridge is one linear solve and left alone. The iterative solvers -- lbfgs and saga
+(logistic regression) and coordinate descent (ElasticNet) -- get their `max_iter`
+capped, at build time, to the iterations that an estimate of their cost (`rows x
+encoded columns x margin columns x SECONDS_PER_CELL[solver]` per iteration, margin
+columns = the classes for multiclass, else 1; deliberately rough) says fit in half the
+allowance. Where fewer than `MIN_EPOCHS` would fit, an elastic net falls back to its
+L2-only cousin: lbfgs logistic regression with the same C (itself capped), or Ridge
+with the elastic net's total penalty as an L2 one (`alpha_ridge = n_rows * alpha`).
+lbfgs has no cheaper cousin and keeps at least one iteration: a poor model that
+finishes, which ensemble selection can leave out, instead of a trial killed at its
+allowance (kddcup99, 370k rows x ~100 columns x 23 classes: about 7 s per lbfgs
+iteration, against the 1000 it may take). `stopped_by_time_` on the learner is True
+after a fallback, or when a capped solver used all its iterations.
 
 Monotone constraints (`info.extra["monotone"]`, {raw numeric/boolean column: +1/-1};
 binary classification and regression only): the model is then fit by L-BFGS-B on the
@@ -39,7 +43,10 @@ from assay.features import build_preprocessor
 from assay.models._common import STEP_LEARNER, STEP_PREP, TimedPipeline, adapt, max_time_of
 from assay.models.base import Capabilities, ModelFamily, ProblemInfo
 
-SECONDS_PER_CELL = {"saga": 3e-8, "cd": 1e-8}     # per row x column x epoch, rough and pessimistic
+# per row x column x margin column x iteration, rough and pessimistic (lbfgs: 8-9e-9
+# measured on 20k rows of kddcup99, 79 columns, 17 classes, 2 busy cores)
+SECONDS_PER_CELL = {"saga": 3e-8, "cd": 1e-8, "lbfgs": 1e-8}
+LBFGS_MAX_ITER = 1000
 MIN_EPOCHS = 20
 
 
@@ -50,10 +57,11 @@ def encoded_width(info: ProblemInfo) -> int:
 
 
 def epoch_budget(info: ProblemInfo, max_time: float | None, solver: str) -> int | None:
-    """Epochs of `solver` that fit in half of `max_time` (None: unlimited)."""
+    """Epochs (iterations) of `solver` that fit in half of `max_time` (None: unlimited)."""
     if max_time is None:
         return None
-    per_epoch = max(1, info.n_rows) * encoded_width(info) * SECONDS_PER_CELL[solver]
+    margins = info.n_classes if info.task == MULTICLASS else 1
+    per_epoch = max(1, info.n_rows) * encoded_width(info) * margins * SECONDS_PER_CELL[solver]
     return int(0.5 * max_time / per_epoch)
 
 
@@ -99,12 +107,17 @@ class LinearFamily(ModelFamily):
             from sklearn.linear_model import LogisticRegression
 
             l1 = params.pop("l1_ratio", 0.0)
-            solver = dict(solver="saga", tol=1e-3, max_iter=300) if l1 > 0 else dict(solver="lbfgs", max_iter=1000)
+            solver = dict(solver="saga", tol=1e-3, max_iter=300) if l1 > 0 else \
+                dict(solver="lbfgs", max_iter=LBFGS_MAX_ITER)
             epochs = epoch_budget(info, max_time, "saga") if l1 > 0 else None
             if epochs is not None and epochs < MIN_EPOCHS:
-                l1, solver, limited = 0.0, dict(solver="lbfgs", max_iter=1000), "fallback"
+                l1, solver, limited = 0.0, dict(solver="lbfgs", max_iter=LBFGS_MAX_ITER), "fallback"
             elif epochs is not None and epochs < solver["max_iter"]:
                 solver["max_iter"], limited = epochs, "capped"
+            if solver["solver"] == "lbfgs":
+                iters = epoch_budget(info, max_time, "lbfgs")
+                if iters is not None and iters < solver["max_iter"]:
+                    solver["max_iter"], limited = max(1, iters), limited or "capped"
             est = LogisticRegression(l1_ratio=l1, random_state=info.seed, **solver, **params)
         else:
             from sklearn.compose import TransformedTargetRegressor
