@@ -148,7 +148,22 @@ def bench_assay(entry, files, args, metric) -> dict:
     res.update(test_score=scored["test_score"], predict_rows_per_s=scored["predict_warm_rows_per_s"],
                model=",".join(str(m) for m in scored["ensemble_members"]), n_trials=scored["n_trials"],
                status=scored["status"], timings=scored["internal_timings"])   # phases, to explain a slow fit
+    if args.score_candidates:
+        res["candidates"] = score_kept_models(run_dir, files, entry)
     return res
+
+
+def score_kept_models(run_dir: Path, files: dict, entry: dict) -> dict:
+    """{name: test score and warm predict rows/s} of every single model the Run keeps
+    (the best of each family, `run.models()`): what a user choosing a faster model
+    (`run.predict(..., model=NAME)`) would get."""
+    import assay
+
+    out = {}
+    for name in assay.load(run_dir).models()[1:]:
+        s = score_assay(run_dir, files["test"], entry, files["test_keys"], files["y_reg"], model=name)
+        out[name] = {"test_score": s["test_score"], "predict_rows_per_s": s["predict_warm_rows_per_s"]}
+    return out
 
 
 def bench_peer(system, entry, files, args, metric) -> dict:
@@ -262,7 +277,8 @@ def summarise(records: list[dict], systems: list[str]) -> tuple[pd.DataFrame, pd
                          "wall_s": r.get("wall_s"), "fit_s": r.get("fit_s", r.get("wall_s")),
                          "predict_rows_per_s": r.get("predict_rows_per_s"),
                          "peak_rss_mb": r.get("peak_rss_mb"), "ok": bool(np.isfinite(score[s])),
-                         "limit_kept": bool(r.get("limit_kept", False))})
+                         "limit_kept": bool(r.get("limit_kept", False)),
+                         "candidates": r.get("candidates") if isinstance(r.get("candidates"), dict) else None})
     long = pd.DataFrame(rows)
     long.attrs["greater"] = {r["dataset"]: bool(r["greater_is_better"]) for r in records}
     summary = long.groupby("system", sort=False).agg(
@@ -327,6 +343,41 @@ def targets(long: pd.DataFrame, systems: list[str]) -> list[str]:
                    f"{_f(r.get('throughput_x_vs_ag_best'), 1)} | {r.get('ahead_of_ag_best', '-')} | "
                    f"{r['limit_kept']} |")
     out += ["", _targets_met(rows)]
+    out += kept_models(long, systems)
+    return out
+
+
+def kept_models(long: pd.DataFrame, systems: list[str]) -> list[str]:
+    """With `--score-candidates`: per dataset, the kept single models that score ahead of
+    AutoGluon best_quality, and the fastest of them as a multiple of AG best's throughput --
+    whether choosing a faster model than the ensemble could meet the throughput target
+    without falling behind."""
+    if "autogluon_best" not in systems or "candidates" not in long.columns:
+        return []
+    out = ["", "## Kept single models against AG best (`--score-candidates`)", "",
+           "| dataset | seed | AG best | ensemble (x AG best rows/s) | kept models ahead of AG best "
+           "| fastest of them (x AG best rows/s) |", "|---|---|---|---|---|---|"]
+    for (ds, seed), g in long.groupby(["dataset", "seed"], sort=False):
+        g = g.set_index("system")
+        cands = g.at["assay", "candidates"]
+        if not isinstance(cands, dict):
+            continue
+        greater = bool(long.attrs.get("greater", {}).get(ds, True))
+        ag, ag_rate = g.at["autogluon_best", "score"], g.at["autogluon_best", "predict_rows_per_s"]
+
+        def ahead(score):
+            return np.isfinite(score) and (not np.isfinite(ag) or (score > ag if greater else score < ag))
+
+        def ratio(rate):
+            return rate / ag_rate if rate and ag_rate and np.isfinite(ag_rate) else np.nan
+
+        good = {n: c for n, c in cands.items() if c.get("test_score") is not None and ahead(c["test_score"])}
+        fastest = max(good, key=lambda n: good[n]["predict_rows_per_s"] or 0, default=None)
+        ens = f"{_f(g.at['assay', 'score'], 4)} ({_f(ratio(g.at['assay', 'predict_rows_per_s']), 1)})"
+        best = "-" if fastest is None else \
+            f"{fastest} {_f(good[fastest]['test_score'], 4)} ({_f(ratio(good[fastest]['predict_rows_per_s']), 1)})"
+        out.append(f"| {ds} | {seed} | {_f(ag, 4)} | {ens} | "
+                   f"{', '.join(sorted(good)) or 'none'} | {best} |")
     return out
 
 
@@ -368,6 +419,8 @@ def main(argv=None) -> int:
     p.add_argument("--peers-python", default=str(Path("/work/peers-venv/bin/python")),
                    help="python of the peers' virtualenv (benchmarks/README.md)")
     p.add_argument("--assay-args", default="", help="extra arguments for `assay fit`")
+    p.add_argument("--score-candidates", action="store_true",
+                   help="also score every single model the assay Run keeps (test score, rows/s)")
     p.add_argument("--work-dir", default=None)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--resume", action="store_true")

@@ -289,7 +289,9 @@ def _kill_group(proc: subprocess.Popen, quiet: bool = False) -> None:
 
 
 def score_assay(run_dir: Path, test_csv: Path, entry: dict, test_keys: np.ndarray | None,
-                y_test_reg: np.ndarray | None) -> dict:
+                y_test_reg: np.ndarray | None, model: str | None = None) -> dict:
+    """Test score and predict timings of the Run's final model (or of the kept model
+    `model`, a name of `run.models()`), with the Run's metadata."""
     import assay
     from assay.data.io import read_table
     from assay.data.schema import value_key
@@ -301,10 +303,10 @@ def score_assay(run_dir: Path, test_csv: Path, entry: dict, test_keys: np.ndarra
     X_test = read_table(test_csv, what="prediction data")
     X_test = X_test.drop(columns=[entry["target"]], errors="ignore")
     t = time.perf_counter()
-    out = run.predict_output(X_test)
+    out = run.predict_output(X_test, model=model)
     predict_s = time.perf_counter() - t
     t = time.perf_counter()  # a second call: without first-call costs (lazy imports, thread pools)
-    run.predict_output(X_test)
+    run.predict_output(X_test, model=model)
     warm_s = time.perf_counter() - t
     res: dict = {
         "predict_s": predict_s,
