@@ -219,3 +219,17 @@ def test_missing_target_lists_close_matches():
     df = pd.DataFrame({"Survived": [0, 1], "Age": [1, 2]})
     with pytest.raises(TargetError, match="'survived' is not in the data.*Did you mean 'Survived'"):
         infer_schema(df, "survived")
+
+
+def test_guessing_a_datetime_format_warns_nothing():
+    """pandas warns when a day-first guess does not apply to ISO text; the guess tries both
+    readings, so the user would see that warning on every fit and predict."""
+    import warnings
+
+    from assay.data.schema import guess_datetime_format
+
+    values = pd.Series(["2019-03-23 20:21:09", "2019-03-24 07:01:00", None])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert guess_datetime_format(values) == "%Y-%m-%d %H:%M:%S"
+    assert [str(w.message) for w in seen] == []

@@ -227,7 +227,9 @@ def guess_datetime_format(values: pd.Series) -> str | None:
     for v in sample.head(5):
         for dayfirst in (False, True):
             try:
-                f = _guess(v.strip(), dayfirst=dayfirst)
+                with warnings.catch_warnings():   # pandas warns when dayfirst does not apply
+                    warnings.simplefilter("ignore")
+                    f = _guess(v.strip(), dayfirst=dayfirst)
             except Exception:  # pragma: no cover - pandas internals
                 f = None
             if f and f not in fmts:
