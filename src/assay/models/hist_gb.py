@@ -18,6 +18,8 @@ fit), then as many as the time per round measured so far says fit before the dea
 (`max_time` less a margin of 10%, at most 1 s) -- and growing stops when not one more
 does, or when early stopping ends training. A warm-started fit with an integer seed
 grows the same rounds as one fit, so an allowance that is not hit gives the same model.
+
+Early stopping on a class with a single row: see `_validation_split`.
 """
 
 from __future__ import annotations
@@ -51,13 +53,14 @@ class TimeBoxedHistGB(BaseEstimator):
         model = clone(self.estimator)
         total = int(model.max_iter)
         self.stopped_by_time_ = False
+        X, y, sample_weight, val = _validation_split(model, X, y, sample_weight)
         with threadpool_limits(limits=self.n_jobs, user_api="openmp"):
             if deadline is None or total <= FIRST:
-                self.model_ = model.fit(X, y, sample_weight=sample_weight)
+                self.model_ = model.fit(X, y, sample_weight=sample_weight, **val)
                 return self
             model.set_params(warm_start=True, max_iter=FIRST)
             t = time.monotonic()
-            model.fit(X, y, sample_weight=sample_weight)
+            model.fit(X, y, sample_weight=sample_weight, **val)
             grown, grow_s = model.n_iter_, time.monotonic() - t
             while grown < total and model.n_iter_ >= model.max_iter:   # not stopped early
                 per_round = grow_s / max(grown, 1)
@@ -68,7 +71,7 @@ class TimeBoxedHistGB(BaseEstimator):
                     break
                 model.set_params(max_iter=grown + step)
                 t = time.monotonic()
-                model.fit(X, y, sample_weight=sample_weight)
+                model.fit(X, y, sample_weight=sample_weight, **val)
                 grow_s += time.monotonic() - t
                 grown = model.n_iter_
         model.set_params(warm_start=False)
@@ -90,6 +93,42 @@ class TimeBoxedHistGB(BaseEstimator):
 
         with openmp_threads(predict_threads(n_rows, self.n_jobs)):
             return fn(X)
+
+
+def _validation_split(model, X, y, sample_weight):
+    """(X, y, sample_weight, validation arguments of `fit`). scikit-learn's own early-stopping
+    split is stratified and fails when a class has a single row (kddcup99's rare attacks in a
+    fold: "The least populated classes in y have only 1 member"). Then the split is made
+    here instead: the classes with a single row stay in training, the others are split
+    stratified with the model's `validation_fraction` and seed, and the held-out rows go to
+    `fit` as `X_val` / `y_val`. Otherwise nothing changes (empty arguments)."""
+    import numpy as np
+
+    y_arr = np.asarray(y)
+    early = model.early_stopping is True or (model.early_stopping == "auto" and len(y_arr) > 10_000)
+    if not (hasattr(model, "predict_proba") and early and model.validation_fraction is not None):
+        return X, y, sample_weight, {}
+    _, inverse, counts = np.unique(y_arr, return_inverse=True, return_counts=True)
+    if counts.min() >= 2:
+        return X, y, sample_weight, {}
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(y_arr))
+    shared = rows[counts[inverse] >= 2]
+    seed = model.random_state if isinstance(model.random_state, (int, np.integer)) else 0
+    fit_rows, val_rows = train_test_split(shared, test_size=model.validation_fraction,
+                                          stratify=y_arr[shared], random_state=seed)
+    orphans = ~np.isin(y_arr[val_rows], y_arr[fit_rows])      # a class held out whole goes back
+    fit_rows = np.sort(np.concatenate([fit_rows, val_rows[orphans], rows[counts[inverse] < 2]]))
+    val_rows = val_rows[~orphans]
+
+    def take(a, idx):
+        return None if a is None else (a.iloc[idx] if hasattr(a, "iloc") else np.asarray(a)[idx])
+
+    val = {"X_val": take(X, val_rows), "y_val": y_arr[val_rows]}
+    if sample_weight is not None:
+        val["sample_weight_val"] = take(sample_weight, val_rows)
+    return take(X, fit_rows), y_arr[fit_rows], take(sample_weight, fit_rows), val
 
 
 class HistGBFamily(ModelFamily):
