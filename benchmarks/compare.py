@@ -150,6 +150,12 @@ def bench_assay(entry, files, args, metric) -> dict:
                status=scored["status"], timings=scored["internal_timings"])   # phases, to explain a slow fit
     if args.score_candidates:
         res["candidates"] = score_kept_models(run_dir, files, entry)
+    if args.keep_runs:
+        keep = Path(args.keep_runs) / f"{entry['name']}-s{args.seed}"
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(run_dir, keep / "run")
+        shutil.copy(files["test"], keep / "test.csv")
+        shutil.copy(files["train"], keep / "train.csv")
     return res
 
 
@@ -424,6 +430,9 @@ def main(argv=None) -> int:
     p.add_argument("--work-dir", default=None)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--keep-runs", metavar="DIR",
+                   help="keep each assay Run with its train.csv / test.csv under DIR/<dataset>-s<seed> "
+                        "(for benchmarks/predict_profile.py)")
     p.add_argument("--summary-only", action="store_true", help="only rewrite the .md from --out")
     args = p.parse_args(argv)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
