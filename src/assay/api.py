@@ -206,7 +206,7 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
     timings["ensemble"] = round(time.monotonic() - t, 3)
 
     decision = _tune_decision(model, ens_oof, y, base, metric, schema.task) if candidates else None
-    kept = _kept_models(candidates, schema.task, info.n_classes) if candidates else {}
+    kept = _kept_models(candidates, schema.task, info.n_classes, model) if candidates else {}
     if config.distill and candidates:
         from assay.ensemble.distill import NAME, run_distill
 
@@ -310,17 +310,26 @@ def _tune_decision(model, ens_oof, y, base, metric, task: str) -> dict | None:
 KEPT_MAX_MB = 150.0
 
 
-def _kept_models(candidates, task: str, n_classes: int) -> dict:
-    """The best trial of each family as a one-member model over its fold models, kept in the
-    Run so a user can trade accuracy for speed (`run.predict(..., model="lightgbm")`).
-    Families whose fold models take more than `KEPT_MAX_MB` on disk are left out (logged)."""
+def _kept_models(candidates, task: str, n_classes: int, final=None) -> dict:
+    """The best trial of each family as a one-member model, kept in the Run so a user can
+    trade accuracy for speed (`run.predict(..., model="lightgbm")`). A trial that is a member
+    of the `final` ensemble is kept as that member's models (its refit on all rows, or its
+    thinned fold models): what the ensemble predicts with, and on more than a few thousand
+    rows faster and usually better than its k fold models (car, 1,296 rows, seed 1:
+    HistGradientBoosting's 5 fold models test log loss 0.046, its refit 0.018). Other
+    trials are kept as their fold models; families whose fold models take more than
+    `KEPT_MAX_MB` on disk are left out (logged)."""
     import pickle
 
     from assay.ensemble.model import EnsembleModel, Member
     from assay.search.records import best_per_family
 
+    in_final = {m.trial_id for m in getattr(final, "members", [])}
     kept = {}
     for r in best_per_family(c for c in candidates if c.model_path and os.path.exists(c.model_path)):
+        if r.trial_id in in_final:
+            kept[r.name] = final.member_alone(r.trial_id)
+            continue
         size_mb = os.path.getsize(r.model_path) / 2**20
         if size_mb > KEPT_MAX_MB:
             log.info(f"not keeping {r.name} for predict(model=...): its fold models take "

@@ -75,7 +75,7 @@ class Run:
                                   + ", ".join(self.models()))
             name = by_family[0]
         if name not in self._candidates:
-            self._candidates[name] = store.read_candidate(self.path, name, self.meta["candidates"])
+            self._candidates[name] = store.read_candidate(self.path, name, self.meta["candidates"], self.model)
         return self._candidates[name]
 
     # -- predictions ------------------------------------------------------
@@ -169,7 +169,7 @@ class Run:
         self.path = store.write_run(path, meta=self.meta, leaderboard=self._leaderboard,
                                     model=self.model, trials_db=db, overwrite=overwrite,
                                     arrays=self.oof(), candidates=candidates)
-        self.meta["candidates"] = {n: store.candidate_file(n) for n in candidates}
+        self.meta["candidates"] = store.candidate_entries(self.model, candidates)
         self._trials_db = str(self.path / store.TRIALS_DB)
         return self.path
 

@@ -6,7 +6,9 @@
     NAME/models/final.pkl  the fitted final model (ensemble)
     NAME/models/candidates/<family>_<trial>.pkl
                            the best single model of each family (its fold models), for
-                           `predict(..., model=NAME)`; run.json "candidates" maps names to files
+                           `predict(..., model=NAME)`; run.json "candidates" maps names to
+                           files, or to {"member": trial} for a final-ensemble member (its
+                           models, refit or bagged, are kept once, in final.pkl)
 
 A Run is written into a temporary sibling directory and renamed into place, so
 an interrupted or failed write never leaves a half Run, and an existing Run is
@@ -72,13 +74,13 @@ def write_run(path, *, meta: dict, leaderboard, model, trials_db: str | bytes | 
         with open(tmp / MODEL, "wb") as fh:
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
         leaderboard.to_csv(tmp / LEADERBOARD, index=False)
-        files = {}
+        files = candidate_entries(model, candidates or {})
         if candidates:
             (tmp / CANDIDATES).mkdir()
             for name, cand in candidates.items():
-                files[name] = candidate_file(name)
-                with open(tmp / CANDIDATES / files[name], "wb") as fh:
-                    pickle.dump(cand, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                if isinstance(files[name], str):
+                    with open(tmp / CANDIDATES / files[name], "wb") as fh:
+                        pickle.dump(cand, fh, protocol=pickle.HIGHEST_PROTOCOL)
         if arrays:
             import numpy as np
 
@@ -147,8 +149,25 @@ def candidate_file(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name) + ".pkl"
 
 
-def read_candidate(path, name: str, files: dict):
-    with open(Path(path) / CANDIDATES / files[name], "rb") as fh:
+def candidate_entries(model, candidates: dict) -> dict:
+    """run.json "candidates": {name: file under models/candidates}, or {"member": trial id}
+    for a kept model that is one of the final ensemble's members (the same fitted models,
+    written once, in model.pkl)."""
+    members = {id(m.estimators): m.trial_id for m in getattr(model, "members", [])}
+    out = {}
+    for name, cand in candidates.items():
+        own = getattr(cand, "members", [])
+        tid = members.get(id(own[0].estimators)) if len(own) == 1 else None
+        out[name] = {"member": tid} if tid is not None else candidate_file(name)
+    return out
+
+
+def read_candidate(path, name: str, files: dict, model=None):
+    """A kept model: unpickled from its file, or rebuilt from the final `model`'s member."""
+    entry = files[name]
+    if isinstance(entry, dict):
+        return model.member_alone(entry["member"])
+    with open(Path(path) / CANDIDATES / entry, "rb") as fh:
         return pickle.load(fh)
 
 

@@ -59,16 +59,43 @@ def test_cli_predict_model_option(saved, tmp_path):
     assert res.exit_code == 2 and "keeps no model called 'nope'" in res.output
 
 
-def test_a_family_whose_fold_models_are_too_big_is_not_kept(monkeypatch):
+def test_a_family_whose_fold_models_are_too_big_is_not_kept(monkeypatch, tmp_path):
     """Fold models over the size cap (grown forests on a few thousand rows reach gigabytes)
-    are not kept: writing them made a 60 s fit overrun its limit by 13 s."""
+    are not kept: writing them made a 60 s fit overrun its limit by 13 s. The ensemble's
+    member is kept whatever its size: it is written once, as part of the final model."""
+    import json
+
     import assay.api
 
-    monkeypatch.setattr(assay.api, "KEPT_MAX_MB", 0.05)     # 50 kB: the forest is bigger, linear not
+    monkeypatch.setattr(assay.api, "KEPT_MAX_MB", 1e-6)     # every family's fold models are bigger
     df = pd.read_csv(DATA / "car.csv.gz")
     run = assay.fit(df, "class", time_limit=None, max_trials=2, families=["linear", "random_forest"],
-                    verbosity=0)
-    kept = {n.split("#")[0] for n in run.models()[1:]}
-    assert "linear" in kept and "random_forest" not in kept
+                    ensemble_size=1, verbosity=0)           # one greedy round: a single member
+    (member,) = run.model.members
+    others = {"linear", "random_forest"} - {member.family}
+    assert [n.split("#")[0] for n in run.models()[1:]] == [member.family]
     lb = run.leaderboard()
-    assert not lb.loc[lb["family"] == "random_forest", "kept"].any()
+    assert not lb.loc[lb["family"].isin(others), "kept"].any()
+    path = run.save(tmp_path / "run")
+    assert json.loads((path / "run.json").read_text())["candidates"] == {member.name: {"member": member.trial_id}}
+    assert not list((path / "models" / "candidates").glob("*.pkl"))
+
+
+def test_a_kept_model_that_is_an_ensemble_member_is_that_member(saved):
+    """The best trial of a family that the ensemble holds is kept as the member itself (refit
+    on all rows here: car has 1,728 rows), not as its k fold models."""
+    from assay.ensemble.model import EnsembleModel
+
+    df, run, path = saved
+    X = df.drop(columns=["class"]).head(200)
+    loaded = assay.load(path)
+    shared = [m for m in run.model.members if m.name in run.models()]
+    assert shared, "the ensemble holds no family's best trial"
+    for m in shared:
+        kept = loaded.model_for(m.name).members[0]
+        assert (kept.kind, len(kept.estimators)) == (m.kind, len(m.estimators)) == ("full", 1)
+        alone = EnsembleModel(run.task, run.model.n_classes, [m]).predict_output(run.features(X))
+        np.testing.assert_allclose(loaded.predict_output(X, model=m.name), alone, rtol=1e-6, atol=1e-9)
+    others = [n for n in run.models()[1:] if n not in {m.name for m in shared}]
+    for name in others:          # not in the ensemble: its fold models
+        assert loaded.model_for(name).members[0].kind == "folds"

@@ -62,6 +62,14 @@ class EnsembleModel:
 
         return decide(proba, getattr(self, "offsets", None))
 
+    def member_alone(self, trial_id: int) -> "EnsembleModel":
+        """The member from trial `trial_id` as a model of its own (weight 1, the same fitted
+        models): what `run.predict(..., model=NAME)` uses for a family's best trial when the
+        ensemble holds it."""
+        m = next(m for m in self.members if m.trial_id == trial_id)
+        return EnsembleModel(self.task, self.n_classes,
+                             [Member(m.trial_id, m.family, m.params, 1.0, m.estimators, m.kind)])
+
     def describe(self) -> list[dict]:
         return [{"member": m.name, "family": m.family, "trial": m.trial_id,
                  "weight": round(float(m.weight), 6), "fit": m.kind,
