@@ -1,0 +1,74 @@
+"""Each final-ensemble member on its own, on the test splits of Runs kept by
+`compare.py --keep-runs`: test score, ahead of AutoGluon best_quality or not, and warm
+predict throughput (the whole `run.predict_output` call, timed as compare.py times it) as
+a multiple of AG best's, from the same compare JSONL.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/score_members.py RESULTS.jsonl KEPT_DIR --seed 1
+
+For Runs written before kept models became the ensemble's own members (commit 614a45e),
+`--score-candidates` scored k fold models where the ensemble held a refit; this scores
+what the ensemble holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results")
+    p.add_argument("kept_dir")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+
+    import pandas as pd
+
+    import assay
+    from assay.data.schema import value_key
+    from assay.metrics import get_metric
+
+    recs = [json.loads(line) for line in open(args.results)]
+    ag = {r["dataset"]: r for r in recs if r["system"] == "autogluon_best" and r["seed"] == args.seed and r.get("ok")}
+    print("| dataset | AG best | ensemble | member (fit x models, weight): test score, x AG best rows/s |")
+    print("|---|---|---|---|")
+    for r in recs:
+        base = Path(args.kept_dir) / f"{r['dataset']}-s{args.seed}"
+        if r["system"] != "assay" or r["seed"] != args.seed or r["dataset"] not in ag or not base.exists():
+            continue
+        run = assay.load(base / "run")
+        test = pd.read_csv(base / "test.csv")
+        target = run.meta["target"]
+        X = test.drop(columns=[target])
+        metric = get_metric(run.meta["metric"], run.task)
+        if run.task == "regression":
+            y, keep = test[target].to_numpy(float), np.ones(len(test), bool)
+        else:
+            lookup = {value_key(c): i for i, c in enumerate(run.classes)}
+            y = np.array([lookup.get(value_key(v), -1) for v in test[target]])
+            keep = y >= 0
+        a = ag[r["dataset"]]
+        cells = []
+        for m in run.model.members:
+            run._candidates[m.name] = run.model.member_alone(m.trial_id)
+            run.predict_output(X, model=m.name)          # warm, as compare.py's second call
+            t = time.perf_counter()
+            out = run.predict_output(X, model=m.name)
+            seconds = time.perf_counter() - t
+            score = metric.value(y[keep], np.asarray(out)[keep])
+            ahead = score > a["test_score"] if metric.greater_is_better else score < a["test_score"]
+            ratio = len(X) / seconds / a["predict_rows_per_s"]
+            cells.append(f"{m.name} ({m.kind} x{len(m.estimators)}, {m.weight:.2f}): "
+                         f"{'**' if ahead and ratio >= 20 else ''}{score:.4g}, {ratio:.1f}x"
+                         f"{'**' if ahead and ratio >= 20 else ''}")
+        print(f"| {r['dataset']} | {a['test_score']:.4g} | {r['test_score']:.4g} | {'; '.join(cells)} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
