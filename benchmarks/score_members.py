@@ -55,10 +55,10 @@ def main(argv=None) -> int:
         a = ag[r["dataset"]]
         cells = []
         for m in run.model.members:
-            run._candidates[m.name] = run.model.member_alone(m.trial_id)
-            run.predict_output(X, model=m.name)          # warm, as compare.py's second call
-            t = time.perf_counter()
-            out = run.predict_output(X, model=m.name)
+            alone = run.model.member_alone(m.trial_id)
+            alone.predict_output(run.features(X))        # warm, as compare.py's second call
+            t = time.perf_counter()                      # the whole call: features, then the model
+            out = alone.predict_output(run.features(X))
             seconds = time.perf_counter() - t
             score = metric.value(y[keep], np.asarray(out)[keep])
             ahead = score > a["test_score"] if metric.greater_is_better else score < a["test_score"]

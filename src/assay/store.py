@@ -162,7 +162,7 @@ def candidate_entries(model, candidates: dict) -> dict:
     return out
 
 
-def read_candidate(path, name: str, files: dict, model=None):
+def read_candidate(path, name: str, files: dict, model):
     """A kept model: unpickled from its file, or rebuilt from the final `model`'s member."""
     entry = files[name]
     if isinstance(entry, dict):
