@@ -50,8 +50,13 @@ def test_families_without_an_entry_use_their_defaults():
 
 
 def test_hist_gb_tries_scikit_learns_defaults_before_the_portfolio():
+    """scikit-learn's defaults, with native categorical splits where there are categoricals
+    (titanic), with its plain defaults on an all-numeric table."""
     _, _, info = _info("titanic.csv.gz", "Survived")
     configs = get_family("hist_gb").first_configs(info)
+    assert configs[0] == {"categorical": "native"} and configs.count(configs[0]) == 1 and len(configs) > 1
+    _, _, numeric = _info("abalone.csv.gz", "Sex")
+    configs = get_family("hist_gb").first_configs(numeric)
     assert configs[0] == {} and configs.count({}) == 1 and len(configs) > 1
 
 

@@ -10,6 +10,8 @@ exactly as `base + sum(values)`, the ensemble's is too, by the same weights. Per
 - linear models: exact interventional linear SHAP, coef * (x - mean(background));
 - forests: shap's TreeExplainer in probability space, rescaled per row to the margin
   (values keep their proportions; local accuracy is exact by construction);
+- HistGradientBoosting: shap's TreeExplainer on its raw score, with ordinal codes; with
+  native categorical splits (its `categorical="native"` variant), as anything else;
 - anything else (k-NN, the MLP): shap's PermutationExplainer on the margin over the raw
   features (local accuracy exact, the values themselves a sampling estimate).
 
@@ -99,7 +101,8 @@ def _learner_kind(learner) -> str:
     if type(inner).__name__ == "TimeBoxedForest":
         return "forest"
     if type(inner).__name__ == "TimeBoxedHistGB":
-        return "hist_gb"
+        # native categorical splits: shap's TreeExplainer reads numeric thresholds only
+        return "other" if getattr(inner, "categorical_", None) is not None else "hist_gb"
     return "other"
 
 

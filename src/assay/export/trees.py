@@ -242,8 +242,9 @@ def _nodes(old, a: dict, b: _Builder, n_targets: int, classifier: bool) -> list:
 
 
 def hist_gb(g, model, x: str, classify: bool) -> str:
-    """scikit-learn's HistGradientBoosting (numeric splits, as the "tree" preprocessing feeds
-    it) straight from its fitted predictors into one `TreeEnsemble` in double precision --
+    """scikit-learn's HistGradientBoosting (numeric splits on the "tree" preprocessing's codes;
+    native categorical splits as BRANCH_MEMBER nodes on the "native" style's level codes)
+    straight from its fitted predictors into one `TreeEnsemble` in double precision --
     skl2onnx 1.20 cannot build the node from scikit-learn 1.9's uint32 node arrays.
     Returns probabilities (N, K) or values (N,), as double."""
     from onnx import numpy_helper
@@ -253,17 +254,20 @@ def hist_gb(g, model, x: str, classify: bool) -> str:
         raise NotConvertible(f"HistGradientBoosting with the {loss} loss")
     b = _Builder()
     n_targets = len(model._predictors[0])
+    origin, levels = _hist_gb_columns(model)
     for per_class in model._predictors:
         for k, predictor in enumerate(per_class):
             nodes = predictor.nodes
-            if nodes["is_categorical"].any():
-                raise NotConvertible("HistGradientBoosting with categorical splits")
             index = {}
             for i in range(len(nodes)):          # nodes are stored parents first
                 if nodes["is_leaf"][i]:
                     continue
-                index[i] = b._node(int(nodes["feature_idx"][i]), float(nodes["num_threshold"][i]), 0,
-                                   int(nodes["missing_go_to_left"][i]), None, None)
+                f, miss = int(nodes["feature_idx"][i]), int(nodes["missing_go_to_left"][i])
+                if nodes["is_categorical"][i]:
+                    index[i] = b._node(origin[f], 0.0, _MEMBER, miss, None, None)
+                    b.members.extend(_left_codes(predictor, nodes["bitset_idx"][i], levels[f], miss) + [np.nan])
+                    continue
+                index[i] = b._node(origin[f], float(nodes["num_threshold"][i]), 0, miss, None, None)
             if not index:                        # a single leaf
                 leaf = _leaf_value(b, k, float(nodes["value"][0]))
                 b.roots.append(b._node(0, 0.0, 0, 0, (leaf, 1), (leaf, 1)))
@@ -281,6 +285,8 @@ def hist_gb(g, model, x: str, classify: bool) -> str:
               nodes_trueleafs=b.true_leaf, nodes_falsenodeids=b.false, nodes_falseleafs=b.false_leaf,
               nodes_missing_value_tracks_true=b.missing, leaf_targetids=b.leaf_target,
               leaf_weights=numpy_helper.from_array(np.asarray(b.leaf_weight, np.float64)))
+    if b.members:
+        kw["membership_values"] = numpy_helper.from_array(np.asarray(b.members, np.float64))
     g.opsets["ai.onnx.ml"] = max(g.opsets.get("ai.onnx.ml", 0), ML_OPSET_V5)
     raw = g.op("TreeEnsemble", [x], domain="ai.onnx.ml", **kw)
     raw = g.op("Add", [raw, g.const(np.asarray(model._baseline_prediction, dtype=float).reshape(1, -1))])
@@ -290,6 +296,37 @@ def hist_gb(g, model, x: str, classify: bool) -> str:
         p1 = g.op("Sigmoid", [raw])
         return g.op("Concat", [g.op("Sub", [g.const(1.0), p1]), p1], axis=1)
     return g.op("Softmax", [raw], axis=1)
+
+
+CODES = 256        # the "native" style's level codes lie in [0, 256): HistGradientBoosting's max_bins
+
+
+def _hist_gb_columns(model) -> tuple[list[int], list]:
+    """(input column of each column the trees split on, the input codes behind each categorical
+    one's values). With categorical features, scikit-learn puts them first and re-encodes their
+    values as positions among the values seen in `fit` (its `_preprocessor`)."""
+    pre = getattr(model, "_preprocessor", None)
+    if pre is None:
+        return list(range(model.n_features_in_)), [None] * model.n_features_in_
+    origin, levels = [], []
+    for name in ("encoder", "numerical"):
+        columns = np.flatnonzero(pre.transformers_[[t[0] for t in pre.transformers_].index(name)][2])
+        origin += [int(c) for c in columns]
+        cats = pre.named_transformers_["encoder"].categories_ if name == "encoder" else [None] * len(columns)
+        levels += [np.asarray(c, dtype=float) for c in cats] if name == "encoder" else cats
+    return origin, levels
+
+
+def _left_codes(predictor, bitset_idx, seen: np.ndarray, missing_left: int) -> list[float]:
+    """The input codes a categorical node sends left: those whose position among the values
+    seen in `fit` is set in the node's bitset (8 x uint32), and -- where missing values go
+    left -- every code not seen in `fit`, which scikit-learn reads as missing."""
+    words = np.asarray(predictor.raw_left_cat_bitsets[int(bitset_idx)], dtype=np.uint32)
+    bits = ((words[:, None] >> np.arange(32, dtype=np.uint32)) & 1).reshape(-1)
+    left = [float(seen[j]) for j in np.flatnonzero(bits[: len(seen)])]
+    if missing_left:
+        left += [float(c) for c in np.setdiff1d(np.arange(CODES, dtype=float), seen)]
+    return sorted(left)
 
 
 def _leaf_value(b: _Builder, target: int, value: float) -> int:
