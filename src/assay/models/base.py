@@ -19,6 +19,7 @@ stopping on an inner split of whatever they are fit on.
 from __future__ import annotations
 
 import importlib.util
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,16 @@ class ModelFamily:
         models of one k-fold split (`per_split` = k; all of them by default) together cost
         about one model's prediction time. Unchanged by default."""
         return fold_models
+
+    def thin_member(self, models: list, share: float) -> list:
+        """The models of an ensemble member whose weight is `share` (in (0, 1]) of the top
+        member's, shrunk for speed (`assay.ensemble.build.thin_by_weight`): a bag of fold
+        models keeps its first ceil(share x n) of them (whole k-fold splits come first). A
+        single model is kept as it is; a family whose model averages independent parts (a
+        forest's trees) may shrink it the same way."""
+        if len(models) < 2 or share >= 1.0:
+            return models
+        return models[: max(1, math.ceil(share * len(models)))]
 
     def __repr__(self) -> str:
         return f"<family {self.name}>"

@@ -17,6 +17,7 @@ whether fewer than `n_estimators` trees were grown.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -29,6 +30,7 @@ from assay.models._common import (STEP_LEARNER, STEP_PREP, TimedPipeline, adapt,
 from assay.models.base import Capabilities, ModelFamily, ProblemInfo
 
 CHUNK = 50
+MIN_MEMBER_TREES = 10      # thin_member: the fewest trees a low-weight ensemble member keeps
 
 
 class TimeBoxedForest(BaseEstimator):
@@ -208,6 +210,19 @@ class _ForestFamily(ModelFamily):
             forest.estimators_ = forest.estimators_[:keep]
             forest.n_estimators = keep
         return fold_models
+
+    def thin_member(self, models: list, share: float) -> list:
+        """A bag keeps its first fold models, as any family's; a single forest of T trees
+        keeps its first ceil(share x T) (at least MIN_MEMBER_TREES): its trees are independent
+        draws, so a prefix is a smaller forest."""
+        if len(models) != 1:
+            return super().thin_member(models, share)
+        forest = getattr(models[0].steps[-1][1].model_, "forest_", None)
+        if forest is not None and share < 1.0:
+            keep = min(len(forest.estimators_), max(MIN_MEMBER_TREES, math.ceil(share * len(forest.estimators_))))
+            forest.estimators_ = forest.estimators_[:keep]
+            forest.n_estimators = keep
+        return models
 
     def build(self, params: dict, info: ProblemInfo):
         params = dict(params)
