@@ -57,8 +57,11 @@ def test_members_are_bagged_over_three_splits_and_stay_out_of_fold(titanic, tmp_
     lb = run.leaderboard().set_index("model")
     members = [m for m in run.meta["ensemble"] if m["weight"] > 0]
     assert members
-    for m in members:                     # every member: 5 folds x 3 splits, all averaged
-        assert m["fit"] == "folds" and m["n_models"] == 15
+    top = max(m["weight"] for m in members)
+    for m in members:                     # every member: 5 folds x 3 splits, all averaged --
+        # fewer where the member is thinned by its weight (ensemble.build.thin_by_weight)
+        share = 15 * m["weight"] / top    # ceil(share); the weights in run.json are rounded
+        assert m["fit"] == "folds" and share - 1e-4 <= m["n_models"] < share + 1 + 1e-4
         assert lb.loc[m["member"], "splits"] == 3
         oof = run.oof()[f"trial_{m['trial']}"]
         first = once.oof()[f"trial_{m['trial']}"]     # the same configuration on the first split only
