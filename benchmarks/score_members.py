@@ -13,11 +13,14 @@ what the ensemble holds.
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kept_runs import kept_runs  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -27,32 +30,10 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    import pandas as pd
-
-    import assay
-    from assay.data.schema import value_key
-    from assay.metrics import get_metric
-
-    recs = [json.loads(line) for line in open(args.results)]
-    ag = {r["dataset"]: r for r in recs if r["system"] == "autogluon_best" and r["seed"] == args.seed and r.get("ok")}
     print("| dataset | AG best | ensemble | member (fit x models, weight): test score, x AG best rows/s |")
     print("|---|---|---|---|")
-    for r in recs:
-        base = Path(args.kept_dir) / f"{r['dataset']}-s{args.seed}"
-        if r["system"] != "assay" or r["seed"] != args.seed or r["dataset"] not in ag or not base.exists():
-            continue
-        run = assay.load(base / "run")
-        test = pd.read_csv(base / "test.csv")
-        target = run.meta["target"]
-        X = test.drop(columns=[target])
-        metric = get_metric(run.meta["metric"], run.task)
-        if run.task == "regression":
-            y, keep = test[target].to_numpy(float), np.ones(len(test), bool)
-        else:
-            lookup = {value_key(c): i for i, c in enumerate(run.classes)}
-            y = np.array([lookup.get(value_key(v), -1) for v in test[target]])
-            keep = y >= 0
-        a = ag[r["dataset"]]
+    for k in kept_runs(args.results, args.kept_dir, args.seed):
+        run, X, y, keep, metric, a = k.run, k.X, k.y, k.keep, k.metric, k.ag
         cells = []
         for m in run.model.members:
             alone = run.model.member_alone(m.trial_id)
@@ -66,7 +47,7 @@ def main(argv=None) -> int:
             cells.append(f"{m.name} ({m.kind} x{len(m.estimators)}, {m.weight:.2f}): "
                          f"{'**' if ahead and ratio >= 20 else ''}{score:.4g}, {ratio:.1f}x"
                          f"{'**' if ahead and ratio >= 20 else ''}")
-        print(f"| {r['dataset']} | {a['test_score']:.4g} | {r['test_score']:.4g} | {'; '.join(cells)} |")
+        print(f"| {k.dataset} | {a['test_score']:.4g} | {k.record['test_score']:.4g} | {'; '.join(cells)} |")
     return 0
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kept_runs import kept_runs  # noqa: E402
 
 
 def _rate(model, run, X, repeats: int = 5) -> float:
@@ -36,42 +39,21 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    import pandas as pd
-
-    import assay
-    from assay.data.schema import value_key
     from assay.ensemble.build import thin_by_weight
-    from assay.metrics import get_metric
 
-    recs = [json.loads(line) for line in open(args.results)]
-    ag = {r["dataset"]: r for r in recs if r["system"] == "autogluon_best" and r["seed"] == args.seed and r.get("ok")}
     print("| dataset | AG best | as saved: score (x AG best rows/s) | thinned | members (weight: parts saved -> thinned) |")
     print("|---|---|---|---|---|")
-    for r in recs:
-        base = Path(args.kept_dir) / f"{r['dataset']}-s{args.seed}"
-        if r["system"] != "assay" or r["seed"] != args.seed or r["dataset"] not in ag or not base.exists():
-            continue
-        run = assay.load(base / "run")
-        test = pd.read_csv(base / "test.csv")
-        target = run.meta["target"]
-        X = test.drop(columns=[target])
-        metric = get_metric(run.meta["metric"], run.task)
-        if run.task == "regression":
-            y, keep = test[target].to_numpy(float), np.ones(len(test), bool)
-        else:
-            lookup = {value_key(c): i for i, c in enumerate(run.classes)}
-            y = np.array([lookup.get(value_key(v), -1) for v in test[target]])
-            keep = y >= 0
+    for k in kept_runs(args.results, args.kept_dir, args.seed):
+        run, X, y, keep, metric, a = k.run, k.X, k.y, k.keep, k.metric, k.ag
         thinned = copy.deepcopy(run.model)
         thin_by_weight(thinned.members)
-        a = ag[r["dataset"]]
         cells = []
         for model in (run.model, thinned):
             score = metric.value(y[keep], np.asarray(model.predict_output(run.features(X)))[keep])
             cells.append(f"{score:.5g} ({_rate(model, run, X) / a['predict_rows_per_s']:.1f})")
         parts = "; ".join(f"{m.name} {m.weight:.2f}: {_parts(m)} -> {_parts(t)}"
                           for m, t in zip(run.model.members, thinned.members))
-        print(f"| {r['dataset']} | {a['test_score']:.5g} | {cells[0]} | {cells[1]} | {parts} |")
+        print(f"| {k.dataset} | {a['test_score']:.5g} | {cells[0]} | {cells[1]} | {parts} |")
     return 0
 
 

@@ -305,16 +305,12 @@ def _hist_gb_columns(model) -> tuple[list[int], list]:
     """(input column of each column the trees split on, the input codes behind each categorical
     one's values). With categorical features, scikit-learn puts them first and re-encodes their
     values as positions among the values seen in `fit` (its `_preprocessor`)."""
-    pre = getattr(model, "_preprocessor", None)
-    if pre is None:
+    mask = getattr(model, "is_categorical_", None)
+    if mask is None:
         return list(range(model.n_features_in_)), [None] * model.n_features_in_
-    origin, levels = [], []
-    for name in ("encoder", "numerical"):
-        columns = np.flatnonzero(pre.transformers_[[t[0] for t in pre.transformers_].index(name)][2])
-        origin += [int(c) for c in columns]
-        cats = pre.named_transformers_["encoder"].categories_ if name == "encoder" else [None] * len(columns)
-        levels += [np.asarray(c, dtype=float) for c in cats] if name == "encoder" else cats
-    return origin, levels
+    seen = model._preprocessor.named_transformers_["encoder"].categories_
+    origin = [int(c) for c in np.flatnonzero(mask)] + [int(c) for c in np.flatnonzero(~mask)]
+    return origin, [np.asarray(c, dtype=float) for c in seen] + [None] * int((~mask).sum())
 
 
 def _left_codes(predictor, bitset_idx, seen: np.ndarray, missing_left: int) -> list[float]:

@@ -206,9 +206,7 @@ class _ForestFamily(ModelFamily):
             forest = getattr(model.steps[-1][1].model_, "forest_", None)   # pipeline -> adapter -> TimeBoxedForest
             if forest is None:         # a single-class fold: the adapter's constant
                 continue
-            keep = max(1, -(-len(forest.estimators_) // k))
-            forest.estimators_ = forest.estimators_[:keep]
-            forest.n_estimators = keep
+            _keep_trees(forest, max(1, -(-len(forest.estimators_) // k)))
         return fold_models
 
     def thin_member(self, models: list, share: float) -> list:
@@ -219,9 +217,7 @@ class _ForestFamily(ModelFamily):
             return super().thin_member(models, share)
         forest = getattr(models[0].steps[-1][1].model_, "forest_", None)
         if forest is not None and share < 1.0:
-            keep = min(len(forest.estimators_), max(MIN_MEMBER_TREES, math.ceil(share * len(forest.estimators_))))
-            forest.estimators_ = forest.estimators_[:keep]
-            forest.n_estimators = keep
+            _keep_trees(forest, max(MIN_MEMBER_TREES, math.ceil(share * len(forest.estimators_))))
         return models
 
     def build(self, params: dict, info: ProblemInfo):
@@ -231,6 +227,13 @@ class _ForestFamily(ModelFamily):
         est = (cls if info.is_classification else reg)(random_state=info.seed, n_jobs=info.n_jobs, **params)
         return TimedPipeline([(STEP_PREP, build_preprocessor(info.schema, "tree", seed=info.seed)),
                               (STEP_LEARNER, adapt(TimeBoxedForest(est, max_time), info))])
+
+
+def _keep_trees(forest, keep: int) -> None:
+    """Cut a fitted forest to its first `keep` trees (independent draws: a smaller forest)."""
+    keep = min(keep, len(forest.estimators_))
+    forest.estimators_ = forest.estimators_[:keep]
+    forest.n_estimators = keep
 
 
 class RandomForestFamily(_ForestFamily):

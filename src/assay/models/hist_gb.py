@@ -66,7 +66,8 @@ class TimeBoxedHistGB(BaseEstimator):
         model = clone(self.estimator)
         total = int(model.max_iter)
         self.stopped_by_time_ = False
-        X = self._codes(X, fitting=True)
+        self.categorical_ = _category_mask(X)
+        X = _as_codes(X)
         if self.categorical_ is not None:
             model.set_params(categorical_features=self.categorical_)
         X, y, sample_weight, val = _validation_split(model, X, y, sample_weight)
@@ -99,28 +100,35 @@ class TimeBoxedHistGB(BaseEstimator):
         return self.model_.classes_
 
     def predict(self, X):
-        return self._threads(X.shape[0], self.model_.predict, self._codes(X))
+        return self._threads(X.shape[0], self.model_.predict, _as_codes(X))
 
     def predict_proba(self, X):
-        return self._threads(X.shape[0], self.model_.predict_proba, self._codes(X))
-
-    def _codes(self, X, fitting: bool = False):
-        import pandas as pd
-
-        from assay.features.pipeline import native_matrix
-
-        if fitting:
-            self.categorical_ = None
-            if isinstance(X, pd.DataFrame):
-                mask = [isinstance(t, pd.CategoricalDtype) for t in X.dtypes]
-                self.categorical_ = mask if any(mask) else None
-        return native_matrix(X) if isinstance(X, pd.DataFrame) else X
+        return self._threads(X.shape[0], self.model_.predict_proba, _as_codes(X))
 
     def _threads(self, n_rows, fn, X):
         from assay.compute.cores import openmp_threads, predict_threads
 
         with openmp_threads(predict_threads(n_rows, self.n_jobs)):
             return fn(X)
+
+
+def _category_mask(X) -> list[bool] | None:
+    """Which columns of a "native" frame are categories (None for a matrix, or none)."""
+    import pandas as pd
+
+    if not isinstance(X, pd.DataFrame):
+        return None
+    mask = [isinstance(t, pd.CategoricalDtype) for t in X.dtypes]
+    return mask if any(mask) else None
+
+
+def _as_codes(X):
+    """A "native" frame as one float matrix of level codes; a matrix as it is."""
+    import pandas as pd
+
+    from assay.features.pipeline import native_matrix
+
+    return native_matrix(X) if isinstance(X, pd.DataFrame) else X
 
 
 def _validation_split(model, X, y, sample_weight):
