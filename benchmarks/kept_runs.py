@@ -4,6 +4,8 @@ the same compare JSONL: what `score_members.py` and `thin_members.py` read."""
 from __future__ import annotations
 
 import json
+import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,3 +50,15 @@ def kept_runs(results: str, kept_dir: str, seed: int):
             keep = y >= 0
         yield KeptRun(r["dataset"], run, test.drop(columns=[target]), y, keep,
                       get_metric(run.meta["metric"], run.task), r, ag[r["dataset"]])
+
+
+def warm_rows_per_s(model, run, X, repeats: int = 5) -> float:
+    """Rows/s of `model.predict_output` over the whole `run.features(X)` path, as compare.py
+    times it: one warm-up call, then the median of `repeats`."""
+    model.predict_output(run.features(X))
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        model.predict_output(run.features(X))
+        times.append(time.perf_counter() - t)
+    return len(X) / statistics.median(times)

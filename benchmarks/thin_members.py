@@ -11,25 +11,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kept_runs import kept_runs  # noqa: E402
-
-
-def _rate(model, run, X, repeats: int = 5) -> float:
-    model.predict_output(run.features(X))            # warm
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        model.predict_output(run.features(X))
-        times.append(time.perf_counter() - t)
-    return len(X) / statistics.median(times)
+from kept_runs import kept_runs, warm_rows_per_s  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -50,7 +38,7 @@ def main(argv=None) -> int:
         cells = []
         for model in (run.model, thinned):
             score = metric.value(y[keep], np.asarray(model.predict_output(run.features(X)))[keep])
-            cells.append(f"{score:.5g} ({_rate(model, run, X) / a['predict_rows_per_s']:.1f})")
+            cells.append(f"{score:.5g} ({warm_rows_per_s(model, run, X) / a['predict_rows_per_s']:.1f})")
         parts = "; ".join(f"{m.name} {m.weight:.2f}: {_parts(m)} -> {_parts(t)}"
                           for m, t in zip(run.model.members, thinned.members))
         print(f"| {k.dataset} | {a['test_score']:.5g} | {cells[0]} | {cells[1]} | {parts} |")

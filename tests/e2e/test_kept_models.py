@@ -99,3 +99,18 @@ def test_a_kept_model_that_is_an_ensemble_member_is_that_member(saved):
     others = [n for n in run.models()[1:] if n not in {m.name for m in shared}]
     for name in others:          # not in the ensemble: its fold models
         assert loaded.model_for(name).members[0].kind == "folds"
+
+
+def test_hist_gb_members_predict_through_compiled_trees_after_load(saved):
+    """The ensemble's HistGradientBoosting members were compiled at assembly (one LightGBM
+    Booster for all trees) and stay so in the saved Run, with scikit-learn's predictions."""
+    df, run, path = saved
+    loaded = assay.load(path)
+    rows = df.drop(columns=["class"]).head(200)
+    learners = [e.steps[-1][1].model_ for m in loaded.model.members if m.family == "hist_gb" for e in m.estimators]
+    assert learners, "car's ensemble holds a HistGradientBoosting member"
+    assert all(learner.compiled_ is not None for learner in learners)
+    compiled = loaded.predict_proba(rows).to_numpy()
+    for learner in learners:
+        learner.compiled_ = None          # back to scikit-learn's own loop over trees
+    np.testing.assert_allclose(loaded.predict_proba(rows).to_numpy(), compiled, rtol=0, atol=1e-12)

@@ -77,6 +77,9 @@ def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: 
         if m.kind == "folds":              # a kept bag, or the refit did not fit the budget
             m.estimators = get_family(m.family).thin_fold_models(m.estimators, per_split=n_folds)
     thin_by_weight(members)
+    for m in members:
+        if m.family != STACKER_FAMILY:
+            m.estimators = get_family(m.family).compile_member(m.estimators)
     return EnsembleModel(task, n_classes, members)
 
 

@@ -254,7 +254,9 @@ def hist_gb(g, model, x: str, classify: bool) -> str:
         raise NotConvertible(f"HistGradientBoosting with the {loss} loss")
     b = _Builder()
     n_targets = len(model._predictors[0])
-    origin, levels = _hist_gb_columns(model)
+    from assay.models.hist_gb_compiled import input_columns, left_codes
+
+    origin, levels = input_columns(model)
     for per_class in model._predictors:
         for k, predictor in enumerate(per_class):
             nodes = predictor.nodes
@@ -265,7 +267,7 @@ def hist_gb(g, model, x: str, classify: bool) -> str:
                 f, miss = int(nodes["feature_idx"][i]), int(nodes["missing_go_to_left"][i])
                 if nodes["is_categorical"][i]:
                     index[i] = b._node(origin[f], 0.0, _MEMBER, miss, None, None)
-                    b.members.extend(_left_codes(predictor, nodes["bitset_idx"][i], levels[f], miss) + [np.nan])
+                    b.members.extend(left_codes(predictor, nodes["bitset_idx"][i], levels[f], miss).tolist() + [np.nan])
                     continue
                 index[i] = b._node(origin[f], float(nodes["num_threshold"][i]), 0, miss, None, None)
             if not index:                        # a single leaf
@@ -296,33 +298,6 @@ def hist_gb(g, model, x: str, classify: bool) -> str:
         p1 = g.op("Sigmoid", [raw])
         return g.op("Concat", [g.op("Sub", [g.const(1.0), p1]), p1], axis=1)
     return g.op("Softmax", [raw], axis=1)
-
-
-CODES = 256        # the "native" style's level codes lie in [0, 256): HistGradientBoosting's max_bins
-
-
-def _hist_gb_columns(model) -> tuple[list[int], list]:
-    """(input column of each column the trees split on, the input codes behind each categorical
-    one's values). With categorical features, scikit-learn puts them first and re-encodes their
-    values as positions among the values seen in `fit` (its `_preprocessor`)."""
-    mask = getattr(model, "is_categorical_", None)
-    if mask is None:
-        return list(range(model.n_features_in_)), [None] * model.n_features_in_
-    seen = model._preprocessor.named_transformers_["encoder"].categories_
-    origin = [int(c) for c in np.flatnonzero(mask)] + [int(c) for c in np.flatnonzero(~mask)]
-    return origin, [np.asarray(c, dtype=float) for c in seen] + [None] * int((~mask).sum())
-
-
-def _left_codes(predictor, bitset_idx, seen: np.ndarray, missing_left: int) -> list[float]:
-    """The input codes a categorical node sends left: those whose position among the values
-    seen in `fit` is set in the node's bitset (8 x uint32), and -- where missing values go
-    left -- every code not seen in `fit`, which scikit-learn reads as missing."""
-    words = np.asarray(predictor.raw_left_cat_bitsets[int(bitset_idx)], dtype=np.uint32)
-    bits = ((words[:, None] >> np.arange(32, dtype=np.uint32)) & 1).reshape(-1)
-    left = [float(seen[j]) for j in np.flatnonzero(bits[: len(seen)])]
-    if missing_left:
-        left += [float(c) for c in np.setdiff1d(np.arange(CODES, dtype=float), seen)]
-    return sorted(left)
 
 
 def _leaf_value(b: _Builder, target: int, value: float) -> int:

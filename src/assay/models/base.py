@@ -136,5 +136,12 @@ class ModelFamily:
             return models
         return models[: max(1, math.ceil(share * len(models)))]
 
+    def compile_member(self, models: list) -> list:
+        """The fitted models of a final ensemble member, made ready to predict fast (called
+        once, by `assay.ensemble.build.assemble`); a family whose prediction has a faster
+        form than its fit's (HistGradientBoosting's trees in one LightGBM Booster) switches
+        to it here. By default the models are kept as they are."""
+        return models
+
     def __repr__(self) -> str:
         return f"<family {self.name}>"

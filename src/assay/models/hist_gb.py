@@ -29,6 +29,11 @@ does, or when early stopping ends training. A warm-started fit with an integer s
 grows the same rounds as one fit, so an allowance that is not hit gives the same model.
 
 Early stopping on a class with a single row: see `_validation_split`.
+
+Prediction: a final ensemble member's trees are compiled into one LightGBM Booster
+(`compile_member`, `assay.models.hist_gb_compiled`), the same trees walked in one C++ call
+instead of scikit-learn's loop over trees. Trial fits predict their out-of-fold rows once
+and are not compiled.
 """
 
 from __future__ import annotations
@@ -99,17 +104,30 @@ class TimeBoxedHistGB(BaseEstimator):
     def classes_(self):
         return self.model_.classes_
 
+    def compile(self) -> "TimeBoxedHistGB":
+        """Predict from here on with the trees compiled into one LightGBM Booster
+        (`compiled_`); the scikit-learn model stays as `model_` (SHAP, ONNX export)."""
+        from assay.models.hist_gb_compiled import CompiledHistGB
+
+        self.compiled_ = CompiledHistGB(self.model_)
+        return self
+
     def predict(self, X):
-        return self._threads(X.shape[0], self.model_.predict, _as_codes(X))
+        return self._predict("predict", X)
 
     def predict_proba(self, X):
-        return self._threads(X.shape[0], self.model_.predict_proba, _as_codes(X))
+        return self._predict("predict_proba", X)
 
-    def _threads(self, n_rows, fn, X):
+    def _predict(self, method: str, X):
         from assay.compute.cores import openmp_threads, predict_threads
 
-        with openmp_threads(predict_threads(n_rows, self.n_jobs)):
-            return fn(X)
+        threads = predict_threads(X.shape[0], self.n_jobs)
+        X = _as_codes(X)
+        compiled = getattr(self, "compiled_", None)
+        if compiled is not None:
+            return getattr(compiled, method)(X, threads)
+        with openmp_threads(threads):
+            return getattr(self.model_, method)(X)
 
 
 def _category_mask(X) -> list[bool] | None:
@@ -184,6 +202,13 @@ class HistGBFamily(ModelFamily):
             {"learning_rate": 0.05, "max_iter": 1000, "early_stopping": True, "n_iter_no_change": 30,
              "max_leaf_nodes": 15, "l2_regularization": 1.0},
         ]
+
+    def compile_member(self, models: list) -> list:
+        for pipe in models:
+            learner = getattr(pipe.steps[-1][1], "model_", None)   # None: a constant (one class)
+            if isinstance(learner, TimeBoxedHistGB):
+                learner.compile()
+        return models
 
     def search_space(self, trial, info: ProblemInfo) -> dict:
         p = f"{self.name}."
