@@ -166,6 +166,25 @@ def test_pickle_round_trip(family, task):
 
 
 @pytest.mark.parametrize("family,task", CASES)
+def test_compiled_member_predicts_the_same(family, task):
+    """`compile_member` (a final member's faster predictor) changes no prediction: on the test
+    rows, on unseen levels and missing values, on zero rows, and after a pickle round trip."""
+    import copy
+
+    model, _, _, Xte, _ = fitted(family, task)
+    (compiled,) = family.compile_member([copy.deepcopy(model)])
+    compiled = pickle.loads(pickle.dumps(compiled))
+    X = Xte.copy()
+    X.loc[X.index[::2], "cat"] = "never-seen"
+    X.loc[X.index[1::4], "num"] = np.nan
+    for rows in (Xte, X):
+        np.testing.assert_allclose(outputs(compiled, rows, task), outputs(model, rows, task), rtol=0, atol=1e-10)
+        if task != REGRESSION:          # values agree to rounding (checked above), labels exactly
+            np.testing.assert_array_equal(compiled.predict(rows), model.predict(rows))
+    assert outputs(compiled, Xte.iloc[:0], task).shape == outputs(model, Xte.iloc[:0], task).shape
+
+
+@pytest.mark.parametrize("family,task", CASES)
 def test_same_seed_same_predictions(family, task):
     model, Xtr, ytr, Xte, _ = fitted(family, task)
     twin = build_fit(family, task, Xtr, ytr)
