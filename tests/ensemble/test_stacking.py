@@ -56,3 +56,23 @@ def test_stacked_model_is_kept_predicts_and_explains_exactly(stacked, tmp_path):
     res = loaded.explain(df.drop(columns=["class"]).head(5))
     assert res.additivity_error < 1e-6
     pickle.loads(pickle.dumps(est))
+
+
+def test_a_stackers_bases_are_compiled_with_the_same_predictions(stacked):
+    """`compile_members` reaches into a stacker: its HistGradientBoosting bases, which it scores
+    on every call, predict through their compiled trees, and the stacked output is unchanged."""
+    import copy
+
+    from assay.ensemble.build import compile_members
+    from assay.models.hist_gb import TimeBoxedHistGB
+
+    df, run, _ = stacked
+    name = run.leaderboard().query("family == 'stack'")["model"].item()
+    solo = copy.deepcopy(run.model_for(name))
+    X = run.features(df.drop(columns=["class"]).head(60))
+    before = solo.predict_output(X)
+    compile_members(solo.members)
+    learners = [fold.steps[-1][1].model_ for b in solo.members[0].estimators[0].bases if b.family == "hist_gb"
+                for fold in b.estimators]
+    assert learners and all(isinstance(m, TimeBoxedHistGB) and m.compiled_ is not None for m in learners)
+    np.testing.assert_allclose(solo.predict_output(X), before, rtol=0, atol=1e-10)

@@ -77,10 +77,20 @@ def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: 
         if m.kind == "folds":              # a kept bag, or the refit did not fit the budget
             m.estimators = get_family(m.family).thin_fold_models(m.estimators, per_split=n_folds)
     thin_by_weight(members)
-    for m in members:
-        if m.family != STACKER_FAMILY:
-            m.estimators = get_family(m.family).compile_member(m.estimators)
+    compile_members(members)
     return EnsembleModel(task, n_classes, members)
+
+
+def compile_members(members: list[Member]) -> None:
+    """Each member's models made ready to predict fast by their family
+    (`ModelFamily.compile_member`: HistGradientBoosting's trees in one LightGBM Booster); a
+    stacker's first-layer bases, which it scores on every call, the same way."""
+    for m in members:
+        if m.family == STACKER_FAMILY:
+            for stacked in m.estimators:
+                compile_members(stacked.bases)
+        else:
+            m.estimators = get_family(m.family).compile_member(m.estimators)
 
 
 def thin_by_weight(members: list[Member]) -> None:
