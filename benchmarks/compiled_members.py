@@ -1,4 +1,4 @@
-"""What compiling members for prediction (`ModelFamily.compile_member`: HistGradientBoosting's
+"""What compiling members for prediction (`ensemble.build.compile_members`: HistGradientBoosting's
 trees in one LightGBM Booster) does to Runs kept by `compare.py --keep-runs`: each Run's final
 model as it was saved and with its members compiled, scored on the kept test split, with warm
 predict throughput (the whole `run.predict_output` path, as compare.py times it) as a multiple
@@ -9,7 +9,6 @@ of AG best's, from the same compare JSONL. For Runs fit before the compilation e
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 import time
@@ -18,18 +17,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kept_runs import kept_runs, warm_rows_per_s  # noqa: E402
+from kept_runs import kept_args, kept_runs, warm_rows_per_s  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results")
-    p.add_argument("kept_dir")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    args = kept_args(__doc__, argv)
 
-    from assay.ensemble.stacking import STACKER_FAMILY
-    from assay.models.registry import get_family
+    from assay.ensemble.build import compile_members
 
     print("| dataset | AG best | as saved: score (x AG best rows/s) | compiled | max abs diff | compile s |"
           " members |")
@@ -38,9 +32,7 @@ def main(argv=None) -> int:
         run, X, y, keep, metric, a = k.run, k.X, k.y, k.keep, k.metric, k.ag
         compiled = copy.deepcopy(run.model)
         t = time.perf_counter()
-        for m in compiled.members:
-            if m.family != STACKER_FAMILY:
-                m.estimators = get_family(m.family).compile_member(m.estimators)
+        compile_members(compiled.members)
         compile_s = time.perf_counter() - t
         cells, outs = [], []
         for model in (run.model, compiled):

@@ -1,5 +1,6 @@
 """The Runs `compare.py --keep-runs` kept, with their test splits and AG best's record from
-the same compare JSONL: what `score_members.py` and `thin_members.py` read."""
+the same compare JSONL: what `score_members.py`, `thin_members.py` and `compiled_members.py`
+read."""
 
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ class KeptRun:
     metric: object
     record: dict               # assay's compare record
     ag: dict                   # AG best's compare record on this dataset and seed
+
+
+def kept_args(doc: str, argv=None):
+    """The command line the kept-Run scripts share: RESULTS.jsonl KEPT_DIR [--seed N]."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("results")
+    p.add_argument("kept_dir")
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
 
 
 def kept_runs(results: str, kept_dir: str, seed: int):

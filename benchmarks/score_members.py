@@ -12,7 +12,6 @@ what the ensemble holds.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -20,15 +19,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kept_runs import kept_runs  # noqa: E402
+from kept_runs import kept_args, kept_runs  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results")
-    p.add_argument("kept_dir")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    args = kept_args(__doc__, argv)
 
     print("| dataset | AG best | ensemble | member (fit x models, weight): test score, x AG best rows/s |")
     print("|---|---|---|---|")

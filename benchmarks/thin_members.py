@@ -9,7 +9,6 @@ compare JSONL. For Runs fit before the thinning existed; a Run fit since is alre
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 from pathlib import Path
@@ -17,15 +16,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kept_runs import kept_runs, warm_rows_per_s  # noqa: E402
+from kept_runs import kept_args, kept_runs, warm_rows_per_s  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results")
-    p.add_argument("kept_dir")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    args = kept_args(__doc__, argv)
 
     from assay.ensemble.build import thin_by_weight
 

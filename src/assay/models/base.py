@@ -138,7 +138,7 @@ class ModelFamily:
 
     def compile_member(self, models: list) -> list:
         """The fitted models of a final ensemble member, made ready to predict fast (called
-        once, by `assay.ensemble.build.assemble`); a family whose prediction has a faster
+        once, by `assay.ensemble.build.compile_members` at the end of `assemble`); a family whose prediction has a faster
         form than its fit's (HistGradientBoosting's trees in one LightGBM Booster) switches
         to it here. By default the models are kept as they are."""
         return models

@@ -71,6 +71,7 @@ class TimeBoxedHistGB(BaseEstimator):
         model = clone(self.estimator)
         total = int(model.max_iter)
         self.stopped_by_time_ = False
+        self.compiled_ = None                 # a new fit: any compiled trees are stale
         self.categorical_ = _category_mask(X)
         X = _as_codes(X)
         if self.categorical_ is not None:
@@ -123,7 +124,7 @@ class TimeBoxedHistGB(BaseEstimator):
 
         threads = predict_threads(X.shape[0], self.n_jobs)
         X = _as_codes(X)
-        compiled = getattr(self, "compiled_", None)
+        compiled = getattr(self, "compiled_", None)   # absent in Runs saved before compilation existed
         if compiled is not None:
             return getattr(compiled, method)(X, threads)
         with openmp_threads(threads):
