@@ -148,7 +148,7 @@ def _progress(config: FitConfig):
 def _search_and_build(X, y, schema, config, metric, families, folds, info, budget, workdir,
                       progress, timings, fair=None):
     from assay.compute.executor import LocalProcessExecutor
-    from assay.ensemble.build import assemble, baseline_model, select_members
+    from assay.ensemble.build import assemble, baseline_model, keeps_fold_models, select_members
     from assay.run import Run
     from assay.search.repeats import REPEAT_SHARE, planned_splits
     from assay.search.tuner import Search, baseline_record
@@ -186,7 +186,9 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
                                                            config.ensemble_size)
     elif candidates:
         weights, cv_value, ens_oof = select_members(candidates, y, metric, schema.task,
-                                                    config.ensemble_size, config.speed_tolerance)
+                                                    config.ensemble_size, config.speed_tolerance,
+                                                    bagged=keeps_fold_models(config.refit, info.n_rows),
+                                                    n_folds=len(folds))
     if candidates:
         progress.phase("refitting")
         model = assemble(candidates, weights, task=schema.task, n_classes=info.n_classes,
@@ -263,10 +265,11 @@ def _search_and_build(X, y, schema, config, metric, families, folds, info, budge
 def _repeat(candidates, splits, y, config, info, metric, search, progress) -> None:
     """Repeated k-fold bagging (assay/search/repeats.py) for the members of a first greedy
     selection, heaviest first."""
-    from assay.ensemble.build import select_members
+    from assay.ensemble.build import keeps_fold_models, select_members
     from assay.search.repeats import repeat_members
 
-    weights = select_members(candidates, y, metric, info.task, config.ensemble_size, config.speed_tolerance)[0]
+    weights = select_members(candidates, y, metric, info.task, config.ensemble_size, config.speed_tolerance,
+                             bagged=keeps_fold_models(config.refit, info.n_rows), n_folds=len(search.folds))[0]
     members = sorted((c for c in candidates if weights.get(c.trial_id, 0) > 0),
                      key=lambda c: -weights[c.trial_id])
     progress.phase("bagging repeats")

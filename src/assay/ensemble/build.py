@@ -20,18 +20,23 @@ from assay.search.records import TrialRecord
 from assay.search.trial import validated_rows
 
 
+COST_ROWS = 1000   # speed-aware pruning compares members by their estimated time to score this many rows
+
+
 def select_members(candidates: list[TrialRecord], y: np.ndarray, metric, task: str,
-                   n_rounds: int, tolerance: float = 0.0) -> tuple[dict[int, float], float, np.ndarray]:
+                   n_rounds: int, tolerance: float = 0.0, *, bagged: bool = False,
+                   n_folds: int = 5) -> tuple[dict[int, float], float, np.ndarray]:
     """Weights by trial id, the ensemble's out-of-fold metric value, and its out-of-fold
     predictions on the validated rows. With a `tolerance`, members that slow prediction
-    down but add less than that (relative) to the out-of-fold score are dropped
-    (`prune_for_speed`)."""
+    down but add less than that (relative) to the out-of-fold score are dropped, the
+    costliest first (`prune_for_speed`; costs from `member_costs`, where `bagged` says that
+    the final members will be their fold models and `n_folds` how many make one split)."""
     cands = sorted(candidates, key=lambda r: -r.score)
     mask = validated_rows(cands[0].oof)
     margins = [to_margin(r.oof[mask], task) for r in cands]
     w = greedy_selection(margins, y[mask], metric, task, n_rounds=n_rounds)
     if tolerance > 0:
-        costs = _costs(cands)
+        costs = member_costs(cands, bagged=bagged, n_folds=n_folds)
         w = prune_for_speed(margins, w, costs, y[mask], metric, task, tolerance)
     weights = {r.trial_id: float(wi) for r, wi in zip(cands, w) if wi > 0}
     combined = sum(wi * m for wi, m in zip(w, margins) if wi > 0)
@@ -40,23 +45,41 @@ def select_members(candidates: list[TrialRecord], y: np.ndarray, metric, task: s
     return weights, value, oof
 
 
-def _costs(cands: list[TrialRecord], n_folds: int = 5) -> np.ndarray:
-    """Each candidate's relative prediction cost per row: its family's `predict_cost`
-    (static, so that the same seed selects the same ensemble; trial timings are noisy).
-    A second layer runs its own booster plus every base's fold models (`n_folds` each)."""
+def member_costs(cands: list[TrialRecord], *, bagged: bool, n_folds: int, rows: int = COST_ROWS) -> np.ndarray:
+    """Each candidate's estimated seconds to score `rows` rows as a final member: the
+    structural estimate of one of its fitted models (`TrialRecord.predict_cost`, from
+    `ModelFamily.predict_seconds`; the family's static constants for records without one),
+    times one refit model, or its n_folds x repeats fold models where `bagged`
+    (`ModelFamily.member_seconds`). Estimated, not timed: the same seed selects the same
+    ensemble whatever the machine's load. A second layer costs its own fold models (as
+    LightGBM's static constants) plus every base's fold models, which it scores on every call."""
     from assay.errors import OptionError
     from assay.models.base import ModelFamily
 
-    def own(family: str) -> float:
+    def family_of(name: str):
         try:
-            return float(get_family(family).predict_cost)
+            return get_family(name)
         except OptionError:          # the stacker: not a registered family
-            return ModelFamily.predict_cost
+            return ModelFamily()
 
-    by_name = {r.name: own(r.family) for r in cands}
-    return np.array([ModelFamily.predict_cost
-                     + n_folds * sum(by_name.get(b, ModelFamily.predict_cost) for b in r.params.get("bases", []))
-                     if r.family == STACKER_FAMILY else by_name[r.name] for r in cands])
+    def cost(r: TrialRecord, as_bag: bool) -> float:
+        fam = family_of(r.family)
+        call_s, row_s = getattr(r, "predict_cost", (np.nan, np.nan))   # absent in older records
+        if not (np.isfinite(call_s) and np.isfinite(row_s)):
+            call_s, row_s = fam.call_seconds, fam.row_seconds
+        n_models = n_folds * max(1, r.repeats) if as_bag else 1
+        return fam.member_seconds(call_s, row_s, n_models, n_folds, rows)
+
+    by_name = {r.name: r for r in cands}
+    out = []
+    for r in cands:
+        if r.family == STACKER_FAMILY:
+            own = n_folds * (ModelFamily.call_seconds + rows * ModelFamily.row_seconds)
+            out.append(own + sum(cost(by_name[b], True) if b in by_name else own
+                                 for b in r.params.get("bases", [])))
+        else:
+            out.append(cost(r, bagged))
+    return np.array(out)
 
 
 def assemble(candidates: list[TrialRecord], weights: dict[int, float], *, task: str, n_classes: int,

@@ -73,7 +73,8 @@ class ModelFamily:
     requires: tuple[str, ...] = ()   # importable modules the family needs
     extra: str = ""                  # pip extra that installs them
     relative_cost: float = 1.0       # rough fit cost vs a default LightGBM (search ordering)
-    predict_cost: float = 2.0        # rough per-row scoring cost (speed-aware ensemble pruning)
+    call_seconds: float = 5e-4       # one predict call of one fitted model, before any row (pruning)
+    row_seconds: float = 5e-6        # per row, where `predict_seconds` has no structural estimate
 
     def is_available(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.requires)
@@ -135,6 +136,22 @@ class ModelFamily:
         if len(models) < 2 or share >= 1.0:
             return models
         return models[: max(1, math.ceil(share * len(models)))]
+
+    def predict_seconds(self, model) -> tuple[float, float]:
+        """(seconds per call, seconds per row) that one fitted model of this family is expected
+        to take to predict, from its structure (a tree ensemble: its trees and their depth),
+        as compiled for the final ensemble (`compile_member`). What speed-aware ensemble
+        pruning compares (`assay.ensemble.build.select_members`): estimated, not timed, so that
+        a seed selects the same ensemble on a busy machine as on an idle one. The constants
+        are fitted by `benchmarks/predict_cost_calibration.py`. Default: the family's static
+        `call_seconds` and `row_seconds`."""
+        return self.call_seconds, self.row_seconds
+
+    def member_seconds(self, call_s: float, row_s: float, n_models: int, per_split: int, rows: int) -> float:
+        """Estimated seconds a final member of `n_models` fitted models (each costing
+        `call_s` + `row_s` per row) takes to score `rows` rows. `per_split` is the number of
+        fold models in one k-fold split, for a family whose `thin_fold_models` shrinks them."""
+        return n_models * (call_s + rows * row_s)
 
     def compile_member(self, models: list) -> list:
         """The fitted models of a final ensemble member, made ready to predict fast (called

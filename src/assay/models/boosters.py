@@ -43,6 +43,7 @@ always fit. `stopped_by_time_` says whether the allowance cut training short.
 from __future__ import annotations
 
 import inspect
+import math
 import time
 
 import numpy as np
@@ -62,6 +63,12 @@ EARLY_STOPPING_ROUNDS = 50
 MIN_ROWS_FOR_EARLY_STOPPING = 40
 MULTICLASS_MAX_DELTA_STEP = 2.0   # LightGBM's multiclass reference: leaf outputs <= this x learning rate
 SMALL_PREDICT_ROWS = 256      # LightGBM scores up to this many rows on one thread
+
+
+def leafwise_leaves(num_leaves, max_depth=-1) -> int:
+    """The leaves of a tree grown leaf-wise to `num_leaves` (at most 2^max_depth where that is set)."""
+    leaves = max(2, int(num_leaves))
+    return min(leaves, 2 ** int(max_depth)) if max_depth and int(max_depth) > 0 else leaves
 
 
 def inner_split(y, n: int, fraction: float, seed: int, stratify: bool):
@@ -425,6 +432,20 @@ def monotone_columns(param: dict | None, info: ProblemInfo) -> dict | None:
 class _BoosterFamily(ModelFamily):
     learner: type = _BoosterLearner
 
+    def predict_seconds(self, model) -> tuple[float, float]:
+        """Per row: trees kept (rounds x trees per round) x levels per tree x
+        `seconds_per_level`; a one-class fit is a constant."""
+        learner = model.steps[-1][1]
+        if getattr(learner, "model_", None) is None:
+            return self.call_seconds, 0.0
+        rounds = max(1, int(getattr(learner, "best_iteration_", 0) or 0))
+        per_round = len(learner.present_) if learner.task == MULTICLASS else 1
+        return self.call_seconds, rounds * self._tree_seconds(learner.params or {}, per_round)
+
+    def _tree_seconds(self, params: dict, per_round: int) -> float:
+        """Seconds one row takes through the trees of one boosting round."""
+        raise NotImplementedError
+
     def build(self, params: dict, info: ProblemInfo):
         params = dict(params)
         max_time = max_time_of(params, info)
@@ -447,6 +468,12 @@ class LightGBMFamily(_BoosterFamily):
     extra = ""
     relative_cost = 1.0
     learner = LightGBMLearner
+    call_seconds = 1.5e-3
+    seconds_per_leaf = 2e-9              # per row and leaf of each tree: leaf-wise trees are deep
+
+    def _tree_seconds(self, params: dict, per_round: int) -> float:
+        return per_round * leafwise_leaves(params.get("num_leaves", 31), params.get("max_depth", -1)) \
+            * self.seconds_per_leaf
 
     def reference_configs(self, info: ProblemInfo) -> list[dict]:
         # LightGBM's own defaults (100 rounds on every training row, no inner split): the
@@ -498,6 +525,11 @@ class XGBoostFamily(_BoosterFamily):
     extra = "boosters"
     relative_cost = 1.5
     learner = XGBoostLearner
+    call_seconds = 2.5e-3
+    seconds_per_level = 1.5e-9           # per row and level of each depth-wise tree
+
+    def _tree_seconds(self, params: dict, per_round: int) -> float:
+        return per_round * int(params.get("max_depth", 6) or 6) * self.seconds_per_level
 
     def default_configs(self, info: ProblemInfo) -> list[dict]:
         return [
@@ -527,6 +559,18 @@ class CatBoostFamily(_BoosterFamily):
     extra = "boosters"
     relative_cost = 3.0
     learner = CatBoostLearner
+    call_seconds = 2e-3
+    seconds_per_level = 1e-10            # oblivious trees: one comparison per level, vectorised
+    seconds_per_leaf_value = 5e-10       # multiclass trees hold a vector per leaf
+    seconds_per_row = 1.5e-6               # per row whatever the trees (feature quantisation, CTRs)
+
+    def predict_seconds(self, model) -> tuple[float, float]:
+        call_s, row_s = super().predict_seconds(model)
+        return call_s, row_s + (self.seconds_per_row if row_s > 0 else 0.0)
+
+    def _tree_seconds(self, params: dict, per_round: int) -> float:
+        # one tree per round whatever the classes; each leaf holds one value per class
+        return int(params.get("depth", 6)) * self.seconds_per_level + per_round * self.seconds_per_leaf_value
 
     def default_configs(self, info: ProblemInfo) -> list[dict]:
         return [

@@ -163,7 +163,26 @@ def _forest_memory_mb(family, params: dict, info: ProblemInfo) -> float:
 
 class _ForestFamily(ModelFamily):
     capabilities = Capabilities(sample_weight=True)
-    predict_cost = 8.0               # hundreds of deep trees
+    call_seconds = 1e-3
+    seconds_per_tree_call = 6e-6     # scikit-learn visits each tree from Python, whatever the rows
+    seconds_per_level = 8e-9         # per row and level (log2 of a tree's leaves)
+
+    def predict_seconds(self, model) -> tuple[float, float]:
+        """Per call: a fixed part plus `seconds_per_tree_call` per tree; per row: the levels
+        of every tree (log2 of its leaves)."""
+        forest = getattr(getattr(model.steps[-1][1], "model_", None), "forest_", None)
+        if forest is None:               # a single-class fold: the adapter's constant
+            return self.call_seconds, 0.0
+        trees = forest.estimators_
+        levels = sum(math.log2(max(2, t.tree_.n_leaves)) for t in trees)
+        return self.call_seconds + len(trees) * self.seconds_per_tree_call, levels * self.seconds_per_level
+
+    def member_seconds(self, call_s: float, row_s: float, n_models: int, per_split: int, rows: int) -> float:
+        """A bag's fold forests are thinned to one forest's worth of trees per k-fold split
+        (`thin_fold_models`): the tree parts count once per split, the fixed call part once per model."""
+        splits = max(1, -(-n_models // max(1, per_split)))
+        fixed = n_models * self.call_seconds
+        return fixed + splits * (call_s - self.call_seconds + rows * row_s)
     _classes: tuple = ()          # (classifier, regressor), imported lazily
     estimate_memory_mb = _forest_memory_mb
     _reg_max_features = 1.0

@@ -204,6 +204,18 @@ class HistGBFamily(ModelFamily):
              "max_leaf_nodes": 15, "l2_regularization": 1.0},
         ]
 
+    call_seconds = 1.5e-3
+    seconds_per_leaf = 2e-9              # compiled into LightGBM: its cost per leaf (boosters.py)
+
+    def predict_seconds(self, model) -> tuple[float, float]:
+        """As compiled into one LightGBM Booster: per row, every tree's leaves at LightGBM's
+        cost per leaf (leaf-wise trees are deep: the time grows with the leaves)."""
+        learner = getattr(model.steps[-1][1], "model_", None)
+        if not isinstance(learner, TimeBoxedHistGB):
+            return self.call_seconds, 0.0
+        leaves = sum(p.get_n_leaf_nodes() for per_class in learner.model_._predictors for p in per_class)
+        return self.call_seconds, leaves * self.seconds_per_leaf
+
     def compile_member(self, models: list) -> list:
         for pipe in models:
             learner = getattr(pipe.steps[-1][1], "model_", None)   # None: a constant (one class)

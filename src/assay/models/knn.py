@@ -54,7 +54,15 @@ class KNNFamily(ModelFamily):
     name = "knn"
     capabilities = Capabilities(sample_weight=False)
     relative_cost = 2.0
-    predict_cost = 6.0              # grows with the training rows
+    call_seconds = 3e-3
+    seconds_per_distance = 2.5e-10    # one training row x one feature, per predicted row (calibrated)
+
+    def predict_seconds(self, model) -> tuple[float, float]:
+        """Per row: a distance to every training row, over the encoded features."""
+        knn = getattr(model.steps[-1][1], "model_", None)
+        if knn is None or not hasattr(knn, "n_samples_fit_"):
+            return self.call_seconds, self.row_seconds
+        return self.call_seconds, knn.n_samples_fit_ * knn.n_features_in_ * self.seconds_per_distance
 
     def default_configs(self, info: ProblemInfo) -> list[dict]:
         return [

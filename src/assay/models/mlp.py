@@ -288,7 +288,8 @@ class MLPFamily(ModelFamily):
     requires = ("torch",)
     extra = "deep"
     relative_cost = 8.0
-    predict_cost = 1.5
+    call_seconds = 1e-3
+    row_seconds = 2e-6
 
     def default_configs(self, info: ProblemInfo) -> list[dict]:
         return [

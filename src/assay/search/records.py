@@ -19,6 +19,7 @@ class TrialRecord:
     score: float = float("-inf")    # higher is better
     fit_seconds: float = float("nan")
     predict_rows_per_s: float = float("nan")
+    predict_cost: tuple = (float("nan"), float("nan"))  # one fitted model's (call s, row s), estimated
     elapsed: float = 0.0            # wall time of the trial, process start included
     peak_rss_mb: float = float("nan")
     error: str = ""

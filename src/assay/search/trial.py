@@ -37,6 +37,7 @@ class TrialOutcome:
     fold_values: list = field(default_factory=list)
     fit_seconds: float = 0.0       # total over folds
     predict_rows_per_s: float = 0.0
+    predict_cost: tuple = (float("nan"), float("nan"))   # one fitted model's (call s, row s), estimated
     model_path: str | None = None
     pruned: bool = False           # stopped by the study's pruner after len(fold_values) folds
 
@@ -121,8 +122,16 @@ def evaluate(spec: TrialSpec) -> TrialOutcome:
         fold_values=fold_values,
         fit_seconds=fit_s,
         predict_rows_per_s=pred_rows / pred_s if pred_s > 0 else float("inf"),
+        predict_cost=model_cost(family, models),
         model_path=spec.model_path,
     )
+
+
+def model_cost(family, models: list) -> tuple[float, float]:
+    """The mean over `models` of the family's structural estimate (`predict_seconds`):
+    seconds per predict call and per row of one fitted model."""
+    costs = np.array([family.predict_seconds(m) for m in models], dtype=float)
+    return float(costs[:, 0].mean()), float(costs[:, 1].mean())
 
 
 def _with_time_allowance(info: ProblemInfo, budget: float | None, t_start: float, folds_left: int):

@@ -211,7 +211,7 @@ class Search:
             out = res.value
             rec.value, rec.score, rec.oof = out.value, out.score, out.oof
             rec.fit_seconds, rec.predict_rows_per_s = out.fit_seconds, out.predict_rows_per_s
-            rec.model_path = out.model_path
+            rec.predict_cost, rec.model_path = out.predict_cost, out.model_path
         else:
             log.debug(f"trial {trial_id} ({family}) {res.status}: {res.error}")
         return rec
