@@ -15,6 +15,7 @@ from assay.ensemble.model import EnsembleModel, Member
 from assay.ensemble.selection import greedy_selection, prune_for_speed
 from assay.ensemble.space import from_margin, to_margin
 from assay.ensemble.stacking import STACKER_FAMILY
+from assay.models._common import stopped_by_time
 from assay.models.registry import get_family
 from assay.search.records import TrialRecord
 from assay.search.trial import validated_rows
@@ -167,13 +168,20 @@ def _maybe_refit(member: Member, rec: TrialRecord, refit: str, budget, executor,
         return
     path = os.path.join(workdir, f"full_{member.trial_id}.pkl")
     timeout = None if left == float("inf") else max(left, 0.5)
-    res = executor.run(fit_full, (member.family, member.params, info, data_path, path,
+    params = get_family(member.family).refit_params(member.params, member.estimators)
+    res = executor.run(fit_full, (member.family, params, info, data_path, path,
                                   None if timeout is None else 0.9 * timeout - 0.5), timeout=timeout)
     if res.ok:
         with open(path, "rb") as fh:
-            member.estimators = [pickle.load(fh)]
-        member.kind = "full"
+            full = pickle.load(fh)
         os.remove(path)
+        if refit == "auto" and stopped_by_time(full) and not all(stopped_by_time(m) for m in member.estimators):
+            # the budget cut the refit short where cross-validation's fits were not: it is not
+            # the model the out-of-fold score (and the selection) vouched for
+            log.debug(f"the refit of {member.name} was cut short by the time left; keeping its fold models")
+            return
+        member.estimators = [full]
+        member.kind = "full"
     else:
         log.debug(f"refit of {member.name} {res.status}: {res.error}; keeping its fold models")
 

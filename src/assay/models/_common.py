@@ -78,6 +78,14 @@ def _hit_max_iter(model) -> bool:
     return n_iter is not None and cap is not None and int(np.max(n_iter)) >= int(cap)
 
 
+def stopped_by_time(model) -> bool:
+    """Whether a fitted model (a family's pipeline) was cut short by its time allowance: its
+    learner step's `stopped_by_time_` (False where the learner does not say)."""
+    steps = getattr(model, "steps", None)
+    learner = steps[-1][1] if steps else model
+    return bool(getattr(learner, "stopped_by_time_", False))
+
+
 def _stopped_by_time(adapter) -> bool:
     """The wrapped model's own `stopped_by_time_`; or, for a configuration the family
     reduced for time at build (`time_limited`): "fallback" (another solver), or "capped"

@@ -153,6 +153,12 @@ class ModelFamily:
         fold models in one k-fold split, for a family whose `thin_fold_models` shrinks them."""
         return n_models * (call_s + rows * row_s)
 
+    def refit_params(self, params: dict, fold_models: list) -> dict:
+        """The configuration a member is refit with on all rows (`ensemble.build`), given
+        its fitted cross-validation fold models: a family that early-stops may fix the
+        rounds its folds chose instead of choosing again. Unchanged by default."""
+        return params
+
     def compile_member(self, models: list) -> list:
         """The fitted models of a final ensemble member, made ready to predict fast (called
         once, by `assay.ensemble.build.compile_members` at the end of `assemble`); a family whose prediction has a faster

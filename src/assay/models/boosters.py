@@ -7,6 +7,8 @@ the data allows), trains up to `n_estimators` rounds (cap 2000) and stops after
 model at the best iteration is kept as is -- no refit on all rows -- which halves
 the fit time and keeps the fitted model a pure function of (data, params, seed).
 Below 40 rows there is no inner split and `min(n_estimators, 100)` rounds are fit.
+`early_stopping_rounds=0` fits exactly `n_estimators` rounds on every row (LightGBM's
+reference defaults; a refit at the rounds cross-validation chose, `refit_params`).
 
 On the fitted learner: `model_` is the fitted library estimator (LGBMClassifier,
 XGBRegressor, CatBoostClassifier, ...; its predictions use the best iteration),
@@ -142,6 +144,8 @@ class _BoosterLearner(BaseEstimator):
             tr, va = inner_split(y, n, self.validation_fraction, self.seed, self._is_classifier())
             valid = (_take(X, va), y[va], None if w is None else w[va])
             rounds = self.n_estimators
+        elif self.early_stopping_rounds == 0:     # rounds fixed by the caller: every row, n_estimators rounds
+            tr, valid, rounds = np.arange(n), None, self.n_estimators
         else:
             tr, valid, rounds = np.arange(n), None, min(self.n_estimators, 100)
         params = dict(self.params or {})
@@ -431,6 +435,17 @@ def monotone_columns(param: dict | None, info: ProblemInfo) -> dict | None:
 
 class _BoosterFamily(ModelFamily):
     learner: type = _BoosterLearner
+
+    def refit_params(self, params: dict, fold_models: list) -> dict:
+        """The mean of the fold models' early-stopped rounds, fit on every row without an
+        inner split. The refit's own early stopping would pick its rounds on a 10% holdout --
+        on a few thousand rows a noisy choice: segment's CatBoost folds stopped at 455 to 2000
+        rounds and its refit at 343 (test log loss 0.073, against 0.061 for its folds' mean)."""
+        rounds = [int(m.steps[-1][1].best_iteration_) for m in fold_models
+                  if getattr(m.steps[-1][1], "model_", None) is not None]
+        if not rounds or params.get("early_stopping_rounds") == 0:
+            return params
+        return {**params, "n_estimators": max(1, round(float(np.mean(rounds)))), "early_stopping_rounds": 0}
 
     def predict_seconds(self, model) -> tuple[float, float]:
         """Per row: trees kept (rounds x trees per round) x levels per tree x
