@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hist_gb_compiled_speed import _ms  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 BATCH = 2000
@@ -34,16 +36,6 @@ BIGGER = {   # a larger variant of the first configuration, so that the fit span
     "extra_trees": {"n_estimators": 300, "min_samples_leaf": 1},
     "knn": {"n_neighbors": 15, "weights": "distance", "p": 2},
 }
-
-
-def _median(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def _problem(name: str, n_rows: int, seed: int = 0):
@@ -91,8 +83,8 @@ def main(argv=None) -> int:
                 est.fit(X, y)
                 est = fam.compile_member([est])[0]
                 one = batch.iloc[:1]
-                t1 = _median(lambda: predict_output(est, one, info.task), 25)
-                tb = _median(lambda: predict_output(est, batch, info.task), 5)
+                t1 = _ms(lambda: predict_output(est, one, info.task), 25) / 1000
+                tb = _ms(lambda: predict_output(est, batch, info.task), 5) / 1000
                 row = max(tb - t1, 0.0) / (BATCH - 1)
                 call_e, row_e = fam.predict_seconds(est)
                 r = ratios.setdefault(fam.name, {"call": [], "row": []})
@@ -111,9 +103,8 @@ def _size(pipe) -> str:
     """Trees (or training rows) of a fitted model, for the table."""
     learner = pipe.steps[-1][1]
     inner = getattr(learner, "model_", None)
-    for attr in ("best_iteration_",):
-        if hasattr(learner, attr):
-            return f"{getattr(learner, attr)} rounds"
+    if hasattr(learner, "best_iteration_"):
+        return f"{learner.best_iteration_} rounds"
     if hasattr(inner, "forest_"):
         return f"{len(inner.forest_.estimators_)} trees"
     if hasattr(inner, "model_") and hasattr(inner.model_, "_predictors"):

@@ -448,8 +448,8 @@ class _BoosterFamily(ModelFamily):
         return {**params, "n_estimators": max(1, round(float(np.mean(rounds)))), "early_stopping_rounds": 0}
 
     def predict_seconds(self, model) -> tuple[float, float]:
-        """Per row: trees kept (rounds x trees per round) x levels per tree x
-        `seconds_per_level`; a one-class fit is a constant."""
+        """Per row: rounds kept x the cost of one round's trees (`_tree_seconds`: leaves or
+        levels per tree, by family); a one-class fit is a constant."""
         learner = model.steps[-1][1]
         if getattr(learner, "model_", None) is None:
             return self.call_seconds, 0.0

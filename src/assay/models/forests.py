@@ -166,6 +166,9 @@ class _ForestFamily(ModelFamily):
     call_seconds = 1e-3
     seconds_per_tree_call = 6e-6     # scikit-learn visits each tree from Python, whatever the rows
     seconds_per_level = 8e-9         # per row and level (log2 of a tree's leaves)
+    _classes: tuple = ()          # (classifier, regressor), imported lazily
+    estimate_memory_mb = _forest_memory_mb
+    _reg_max_features = 1.0
 
     def predict_seconds(self, model) -> tuple[float, float]:
         """Per call: a fixed part plus `seconds_per_tree_call` per tree; per row: the levels
@@ -183,9 +186,6 @@ class _ForestFamily(ModelFamily):
         splits = max(1, -(-n_models // max(1, per_split)))
         fixed = n_models * self.call_seconds
         return fixed + splits * (call_s - self.call_seconds + rows * row_s)
-    _classes: tuple = ()          # (classifier, regressor), imported lazily
-    estimate_memory_mb = _forest_memory_mb
-    _reg_max_features = 1.0
 
     def _estimators(self):
         raise NotImplementedError

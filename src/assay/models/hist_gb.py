@@ -190,6 +190,8 @@ class HistGBFamily(ModelFamily):
     name = "hist_gb"
     capabilities = Capabilities(sample_weight=True)
     relative_cost = 1.0
+    call_seconds = 1.5e-3
+    seconds_per_leaf = 2e-9              # compiled into LightGBM: its cost per leaf (boosters.py)
 
     def reference_configs(self, info: ProblemInfo) -> list[dict]:
         # scikit-learn's defaults: cheap (100 rounds) and hard to beat on small categorical /
@@ -203,9 +205,6 @@ class HistGBFamily(ModelFamily):
             {"learning_rate": 0.05, "max_iter": 1000, "early_stopping": True, "n_iter_no_change": 30,
              "max_leaf_nodes": 15, "l2_regularization": 1.0},
         ]
-
-    call_seconds = 1.5e-3
-    seconds_per_leaf = 2e-9              # compiled into LightGBM: its cost per leaf (boosters.py)
 
     def predict_seconds(self, model) -> tuple[float, float]:
         """As compiled into one LightGBM Booster: per row, every tree's leaves at LightGBM's
