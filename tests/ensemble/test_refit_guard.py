@@ -52,3 +52,21 @@ def test_a_refit_that_finishes_replaces_the_fold_models(tmp_path):
     assert member.kind == "full" and len(member.estimators) == 1
     assert not stopped_by_time(member.estimators[0])
     assert np.isfinite(member.estimators[0].predict_proba(make_data(MULTICLASS, 20, 1)[0])).all()
+
+
+def test_an_early_stopped_member_is_refit_for_its_folds_rounds_scaled_to_every_row(tmp_path):
+    """Three folds' models saw 2/3 of the rows: the refit on all of them fits 3/2 of their
+    mean rounds, with no holdout of its own."""
+    info = make_info(MULTICLASS)
+    X, y = make_data(MULTICLASS, 600)
+    path = tmp_path / "data.pkl"
+    path.write_bytes(pickle.dumps((X, y)))
+    params = {"learning_rate": 0.3, "n_estimators": 400}
+    fam = get_family("lightgbm")
+    folds = [fam.build(dict(params), info).fit(X.iloc[i::3], y[i::3]) for i in range(3)]
+    mean = np.mean([m.steps[-1][1].best_iteration_ for m in folds])
+    member = Member(0, "lightgbm", params, 1.0, folds, "folds")
+    rec = TrialRecord(0, "lightgbm", params, "default", "ok", fit_seconds=0.0)
+    _maybe_refit(member, rec, "auto", Budget(None), InlineExecutor(), info, str(path), str(tmp_path), 3)
+    assert member.kind == "full"
+    assert member.estimators[0].steps[-1][1].best_iteration_ == max(1, round(mean * 1.5))

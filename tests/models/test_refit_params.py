@@ -54,3 +54,22 @@ def test_hist_gb_without_early_stopping_is_refit_as_configured():
     params = {"max_iter": 50}
     fam, *_, folds = _folds("hist_gb", params)
     assert fam.refit_params(params, folds) == params
+
+
+@pytest.mark.parametrize("name", BOOSTERS + ["hist_gb"])
+def test_the_rounds_scale_with_the_rows_the_refit_sees(name):
+    """A refit on all rows of 5 folds sees 5/4 of a fold model's rows: 5/4 of its rounds."""
+    params = ({"early_stopping": True, "n_iter_no_change": 5, "max_iter": 500, "learning_rate": 0.3}
+              if name == "hist_gb" else {"learning_rate": 0.3, "n_estimators": 400})
+    fam, *_, folds = _folds(name, params)
+    key = "max_iter" if name == "hist_gb" else "n_estimators"
+    plain = fam.refit_params(params, folds)[key]
+    scaled = fam.refit_params(params, folds, row_ratio=1.25)[key]
+    assert scaled == max(1, round(plain * 1.25)) or abs(scaled - plain * 1.25) <= 1
+    assert scaled > plain or plain == 1
+
+
+def test_the_full_rows_ratio_is_k_over_k_minus_one():
+    from assay.search.budget import full_rows_ratio
+
+    assert full_rows_ratio(5) == 1.25 and full_rows_ratio(3) == 1.5 and full_rows_ratio(1) == 1.0

@@ -158,7 +158,7 @@ def keeps_fold_models(refit: str, n_rows: int) -> bool:
 
 def _maybe_refit(member: Member, rec: TrialRecord, refit: str, budget, executor, info,
                  data_path: str, workdir: str, n_folds: int) -> None:
-    from assay.search.budget import refit_seconds
+    from assay.search.budget import full_rows_ratio, refit_seconds
     from assay.search.trial import fit_full
 
     estimate = refit_seconds(rec.fit_seconds, len(member.estimators), n_folds)
@@ -168,7 +168,8 @@ def _maybe_refit(member: Member, rec: TrialRecord, refit: str, budget, executor,
         return
     path = os.path.join(workdir, f"full_{member.trial_id}.pkl")
     timeout = None if left == float("inf") else max(left, 0.5)
-    params = get_family(member.family).refit_params(member.params, member.estimators)
+    params = get_family(member.family).refit_params(member.params, member.estimators,
+                                                    row_ratio=full_rows_ratio(n_folds))
     res = executor.run(fit_full, (member.family, params, info, data_path, path,
                                   None if timeout is None else 0.9 * timeout - 0.5), timeout=timeout)
     if res.ok:

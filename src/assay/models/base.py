@@ -153,10 +153,11 @@ class ModelFamily:
         fold models in one k-fold split, for a family whose `thin_fold_models` shrinks them."""
         return n_models * (call_s + rows * row_s)
 
-    def refit_params(self, params: dict, fold_models: list) -> dict:
+    def refit_params(self, params: dict, fold_models: list, row_ratio: float = 1.0) -> dict:
         """The configuration a member is refit with on all rows (`ensemble.build`), given
-        its fitted cross-validation fold models: a family that early-stops may fix the
-        rounds its folds chose instead of choosing again. Unchanged by default."""
+        its fitted cross-validation fold models and how many times their training rows the
+        refit sees (`row_ratio`, k/(k-1)): a family that early-stops may fix the rounds its
+        folds chose, scaled to the rows, instead of choosing again. Unchanged by default."""
         return params
 
     def compile_member(self, models: list) -> list:

@@ -436,16 +436,19 @@ def monotone_columns(param: dict | None, info: ProblemInfo) -> dict | None:
 class _BoosterFamily(ModelFamily):
     learner: type = _BoosterLearner
 
-    def refit_params(self, params: dict, fold_models: list) -> dict:
-        """The mean of the fold models' early-stopped rounds, fit on every row without an
-        inner split. The refit's own early stopping would pick its rounds on a 10% holdout --
-        on a few thousand rows a noisy choice: segment's CatBoost folds stopped at 455 to 2000
-        rounds and its refit at 343 (test log loss 0.073, against 0.061 for its folds' mean)."""
+    def refit_params(self, params: dict, fold_models: list, row_ratio: float = 1.0) -> dict:
+        """The mean of the fold models' early-stopped rounds times `row_ratio`, fit on every
+        row without an inner split. The refit's own early stopping would pick its rounds on a
+        10% holdout -- on a few thousand rows a noisy choice: segment's CatBoost folds stopped
+        at 455 to 2000 rounds and its refit at 343 (test log loss 0.073, against 0.061 for its
+        folds' mean). More rows bear more rounds before they overfit: scaled by k/(k-1) the
+        refit scored better on 15 of 20 members of kept Runs (docs/benchmarks.md)."""
         rounds = [int(m.steps[-1][1].best_iteration_) for m in fold_models
                   if getattr(m.steps[-1][1], "model_", None) is not None]
         if not rounds or params.get("early_stopping_rounds") == 0:
             return params
-        return {**params, "n_estimators": max(1, round(float(np.mean(rounds)))), "early_stopping_rounds": 0}
+        return {**params, "n_estimators": max(1, round(float(np.mean(rounds)) * row_ratio)),
+                "early_stopping_rounds": 0}
 
     def predict_seconds(self, model) -> tuple[float, float]:
         """Per row: rounds kept x the cost of one round's trees (`_tree_seconds`: leaves or

@@ -215,15 +215,16 @@ class HistGBFamily(ModelFamily):
         leaves = sum(p.get_n_leaf_nodes() for per_class in learner.model_._predictors for p in per_class)
         return self.call_seconds, leaves * self.seconds_per_leaf
 
-    def refit_params(self, params: dict, fold_models: list) -> dict:
-        """With early stopping, the mean of the fold models' rounds, without a holdout (as
-        the boosters' `refit_params`)."""
+    def refit_params(self, params: dict, fold_models: list, row_ratio: float = 1.0) -> dict:
+        """With early stopping, the mean of the fold models' rounds times `row_ratio`, without
+        a holdout (as the boosters' `refit_params`)."""
         rounds = [int(m.steps[-1][1].model_.model_.n_iter_) for m in fold_models
                   if isinstance(getattr(m.steps[-1][1], "model_", None), TimeBoxedHistGB)
                   and getattr(m.steps[-1][1].model_.model_, "do_early_stopping_", False)]
         if not rounds:
             return params
-        return {**params, "max_iter": max(1, round(sum(rounds) / len(rounds))), "early_stopping": False}
+        return {**params, "max_iter": max(1, round(sum(rounds) / len(rounds) * row_ratio)),
+                "early_stopping": False}
 
     def compile_member(self, models: list) -> list:
         for pipe in models:

@@ -10,12 +10,18 @@ MIN_FINISH_SHARE = 0.05
 MAX_FINISH_SHARE = 0.35
 
 
+def full_rows_ratio(n_folds: int) -> float:
+    """How many times a fold model's training rows a refit on all rows sees: k/(k-1) for k
+    folds (1 without cross-validation)."""
+    return n_folds / (n_folds - 1) if n_folds > 1 else 1.0
+
+
 def refit_seconds(fit_seconds: float, n_models: int, n_folds: int) -> float:
     """Estimated seconds to refit on all rows a configuration whose `n_models` fold models
-    took `fit_seconds` together: a full fit sees n/(n - n/k) times a fold's rows and fits are
-    roughly linear in rows; 30% and a second of margin."""
+    took `fit_seconds` together: a full fit sees `full_rows_ratio` times a fold's rows and
+    fits are roughly linear in rows; 30% and a second of margin."""
     per_fold = fit_seconds / max(1, n_models)
-    return per_fold * (n_folds / max(1, n_folds - 1)) * 1.3 + 1.0
+    return per_fold * full_rows_ratio(n_folds) * 1.3 + 1.0
 
 
 class Budget:
