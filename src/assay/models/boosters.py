@@ -442,7 +442,7 @@ class _BoosterFamily(ModelFamily):
         10% holdout -- on a few thousand rows a noisy choice: segment's CatBoost folds stopped
         at 455 to 2000 rounds and its refit at 343 (test log loss 0.073, against 0.061 for its
         folds' mean). More rows bear more rounds before they overfit: scaled by k/(k-1) the
-        refit scored better on 15 of 20 members of kept Runs (docs/benchmarks.md)."""
+        refit scored better on 16 of 21 members of kept Runs (`benchmarks/refit_rounds.py`)."""
         rounds = [int(m.steps[-1][1].best_iteration_) for m in fold_models
                   if getattr(m.steps[-1][1], "model_", None) is not None]
         if not rounds or params.get("early_stopping_rounds") == 0:
