@@ -25,15 +25,20 @@ class KeptRun:
     ag: dict                   # AG best's compare record on this dataset and seed
 
 
-def kept_args(doc: str, argv=None):
-    """The command line the kept-Run scripts share: RESULTS.jsonl KEPT_DIR [--seed N]."""
+def kept_parser(doc: str):
+    """The command line the kept-Run scripts share: RESULTS.jsonl KEPT_DIR [--seed N]; a
+    script adds its own options to it."""
     import argparse
 
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("results")
     p.add_argument("kept_dir")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    return p
+
+
+def kept_args(doc: str, argv=None):
+    return kept_parser(doc).parse_args(argv)
 
 
 def kept_runs(results: str, kept_dir: str, seed: int):

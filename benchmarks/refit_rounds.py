@@ -11,22 +11,18 @@ then scored alone on the kept test split. The fit's default is k/(k-1)
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kept_runs import kept_runs  # noqa: E402
+from kept_runs import kept_parser, kept_runs  # noqa: E402
 
 ROUNDS = ("n_estimators", "max_iter")
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results")
-    p.add_argument("kept_dir")
-    p.add_argument("--seed", type=int, default=0)
+    p = kept_parser(__doc__)
     p.add_argument("--scales", default="1,1.15,1.3")
     p.add_argument("--datasets", default=None, help="comma list (default: every kept Run)")
     args = p.parse_args(argv)

@@ -91,7 +91,6 @@ def test_mitigated_run_meets_its_constraint_on_held_out_rows(run, compas, tmp_pa
     eo0 = base.disparity("equalized_odds_difference")
     eo1 = after.disparity("equalized_odds_difference")
     assert eo0["lo"] > 0.02                          # the unmitigated gap is real
-    assert 0.02 <= eo0["lo"]
     # The thresholds are fit on out-of-fold scores; the final model is the refit, whose
     # scores differ from them. On these ~1,500 held-out rows the mitigated interval was
     # 0.056 [0.015, 0.117] with refits at the folds' mean rounds and is 0.067 [0.021, 0.128]
