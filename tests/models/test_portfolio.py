@@ -105,3 +105,36 @@ def test_the_search_tries_every_reference_then_each_familys_portfolio_in_turn():
     assert [name for name, _ in rest[:len(families)]] == [f.name for f in families]
     every = [(f.name, c) for f in families for c in f.first_configs(info)]
     assert sorted(map(repr, queue)) == sorted(map(repr, every))     # each once, none lost
+
+
+def _synthetic_info(n_classes: int) -> ProblemInfo:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(40 * n_classes, 4)), columns=list("abcd"))
+    df["label"] = [f"c{i % n_classes}" for i in range(len(df))]
+    X, _, schema = prepare_training(df, "label", None)
+    return ProblemInfo(schema=schema, n_rows=len(X), seed=0, n_jobs=1)
+
+
+def test_with_many_classes_the_mlp_runs_right_after_the_references():
+    """Each boosting round grows one tree per class, the MLP's output layer scores them all:
+    from MANY_CLASSES classes on, its first configuration follows the references instead of
+    waiting for its registry turn (eighth)."""
+    from assay.models.mlp import MANY_CLASSES
+    from assay.models.registry import available_families
+    from assay.search.tuner import _default_queue
+
+    many = _synthetic_info(MANY_CLASSES)
+    families = available_families(many.task)
+    if "mlp" not in {f.name for f in families}:
+        pytest.skip("the MLP family needs torch")
+    mlp = get_family("mlp")
+    refs = [(f.name, c) for f in families for c in f.reference_configs(many)]
+    queue = _default_queue(families, many)
+    assert queue[:len(refs) + 1] == refs + [("mlp", mlp.first_configs(many)[0])]
+    every = [(f.name, c) for f in families for c in f.first_configs(many)]
+    assert sorted(map(repr, queue)) == sorted(map(repr, every))     # moved, not repeated
+
+    few = _synthetic_info(MANY_CLASSES - 1)
+    assert not mlp.leads_search(few)
+    queue = _default_queue(families, few)
+    assert queue[len(refs)][0] == families[0].name != "mlp"

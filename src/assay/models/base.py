@@ -96,6 +96,13 @@ class ModelFamily:
         rest = portfolio_configs(self.name, info.task) or self.default_configs(info)
         return ref + [c for c in rest if c not in ref]
 
+    def leads_search(self, info: ProblemInfo) -> bool:
+        """Whether this family's first configuration runs right after the references, ahead
+        of every other family's (`search.tuner._default_queue`): for a problem where the
+        family is expected to be both stronger and much cheaper than the boosters the search
+        starts with. False by default."""
+        return False
+
     def reference_configs(self, info: ProblemInfo) -> list[dict]:
         """Configurations always tried first, whatever the portfolio says: a library's own
         defaults where users measure assay against them (a search that loses to them is not

@@ -70,6 +70,10 @@ def _default_queue(families: list[ModelFamily], info: ProblemInfo) -> list[tuple
     `reference_configs` (a library's own defaults: cheap, and what users measure against),
     then a round-robin over the families in registry order (strongest per second first)
     of their other first configurations: every family's first, then every second, ...
+    Between the two: the first configuration of each family that leads on this problem
+    (`ModelFamily.leads_search`: the MLP with many classes). Not ahead of the references: on
+    kddcup99 (23 classes, 494k rows, 60 s) the MLP run first took 24 s and left LightGBM's
+    defaults 7 s (out-of-fold log loss 0.0186, against 0.0006 with their full 18 s).
 
     The references come first as a group, rather than as each family's first turn, so that
     a family's best portfolio configuration is not queued behind every other family's: on
@@ -79,7 +83,11 @@ def _default_queue(families: list[ModelFamily], info: ProblemInfo) -> list[tuple
     refs = [(f, f.reference_configs(info)) for f in families]
     # first_configs puts the family's references first: the rest follows them
     per_family = [(f.name, f.first_configs(info)[len(r):]) for f, r in refs]
-    queue = [(f.name, c) for f, r in refs for c in r]
+    # a family that leads on this problem (`ModelFamily.leads_search`) runs its first
+    # configuration right after the references
+    leads = [(name, cfgs.pop(0)) for (f, _), (name, cfgs) in zip(refs, per_family)
+             if cfgs and f.leads_search(info)]
+    queue = [(f.name, c) for f, r in refs for c in r] + leads
     for i in range(max((len(c) for _, c in per_family), default=0)):
         queue += [(name, cfgs[i]) for name, cfgs in per_family if i < len(cfgs)]
     return queue
