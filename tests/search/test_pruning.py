@@ -48,3 +48,39 @@ def test_cmaes_sampler_and_bad_names(titanic):
         assay.fit(titanic, "Survived", max_trials=2, pruner="sometimes")
     with pytest.raises(OptionError, match="unknown search"):
         assay.fit(titanic, "Survived", max_trials=2, search="grid")
+
+
+@pytest.fixture(scope="module")
+def compas():
+    return pd.read_csv(DATA / "compas_two_year.csv.gz")
+
+
+def test_on_larger_data_a_subsample_of_the_first_fold_is_the_lowest_rung(compas, tmp_path):
+    """Successive halving on data subsamples: where the first fold trains on at least
+    SUBSAMPLE_MIN_ROWS rows, a sampled configuration is first fit on a quarter of them
+    (step 0) and can be stopped there, before any full fold."""
+    from assay.search.trial import SUBSAMPLE_MIN_ROWS, has_subsample_rung, pruning_steps, subsample_rows
+
+    run = assay.fit(compas, "two_year_recid", time_limit=None, max_trials=24, families=["linear"],
+                    verbosity=0, pruner="median", n_folds=3, seed=0)
+    lb = run.leaderboard()
+    pruned = lb[lb["status"] == "pruned"]
+    on_subsample = pruned[pruned["error"].str.contains("pruned on a 25% subsample")]
+    assert len(on_subsample) >= 1 and (pruned["source"] != "default").all()
+    path = run.save(tmp_path / "run")
+    study = optuna.load_study(study_name="assay", storage=f"sqlite:///{path / 'trials.db'}")
+    steps = {t.number: sorted(t.intermediate_values) for t in study.trials}
+    for number in on_subsample["trial"].astype(int):
+        assert steps[number] == [0]                     # stopped at the rung, no fold reported
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.intermediate_values]
+    assert complete and all(sorted(t.intermediate_values) == [0, 1, 2] for t in complete)
+
+    # the rung needs enough rows, and keeps every class of a rare-class target
+    import numpy as np
+    folds = [(np.arange(SUBSAMPLE_MIN_ROWS), np.arange(10)), (np.arange(10), np.arange(10))]
+    assert has_subsample_rung(folds) and pruning_steps(folds) == 3
+    assert not has_subsample_rung([(np.arange(SUBSAMPLE_MIN_ROWS - 1), np.arange(10))] * 2)
+    y = np.zeros(SUBSAMPLE_MIN_ROWS, int)
+    y[:3] = 1
+    sub = subsample_rows(np.arange(SUBSAMPLE_MIN_ROWS), y, True, 0)
+    assert set(y[sub]) == {0, 1} and abs(len(sub) - SUBSAMPLE_MIN_ROWS // 4) <= 2

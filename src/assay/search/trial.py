@@ -26,7 +26,7 @@ class TrialSpec:
     folds: list                    # [(train_idx, val_idx), ...]
     model_path: str | None = None  # where to save the fold models (None = do not keep)
     time_budget: float | None = None  # seconds for all folds; shared out as each fit's max_time
-    pruning: tuple | None = None   # (storage url, study trial id, pruner name, n_folds) or None
+    pruning: tuple | None = None   # (storage url, study trial id, pruner name, pruning_steps) or None
 
 
 @dataclass
@@ -50,9 +50,9 @@ def _study_trial(pruning):
 
     from assay.search.tuner import make_pruner
 
-    storage, trial_id, pruner, n_folds = pruning
+    storage, trial_id, pruner, n_steps = pruning
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name="assay", storage=storage, pruner=make_pruner(pruner, n_folds))
+    study = optuna.load_study(study_name="assay", storage=storage, pruner=make_pruner(pruner, n_steps))
     return optuna.trial.Trial(study, trial_id)
 
 
@@ -86,6 +86,15 @@ def evaluate(spec: TrialSpec) -> TrialOutcome:
     pred_rows = 0
     t_start = time.perf_counter()
     study_trial = _study_trial(spec.pruning)
+    rung = study_trial is not None and has_subsample_rung(spec.folds)
+    if rung:                         # step 0: the first fold, fit on a subsample of its rows
+        v = _subsample_value(spec, family, params, imbalance, metric, X, y, t_start)
+        if v is not None:
+            running = v if metric.greater_is_better else -v
+            study_trial.report(running, step=0)
+            if study_trial.should_prune():
+                return TrialOutcome(oof=None, score=running, value=v, fit_seconds=time.perf_counter() - t_start,
+                                    pruned=True)
     for i, (train_idx, val_idx) in enumerate(spec.folds):
         info = _with_time_allowance(spec.info, spec.time_budget, t_start, len(spec.folds) - i)
         est = family.build(dict(params), info)
@@ -104,7 +113,7 @@ def evaluate(spec: TrialSpec) -> TrialOutcome:
         if study_trial is not None and i < len(spec.folds) - 1:
             v = float(np.mean(fold_values))
             running = v if metric.greater_is_better else -v
-            study_trial.report(running, step=i)
+            study_trial.report(running, step=i + rung)
             if study_trial.should_prune():
                 return TrialOutcome(oof=None, score=running, value=v, fold_values=fold_values,
                                     fit_seconds=fit_s, pruned=True)
@@ -125,6 +134,55 @@ def evaluate(spec: TrialSpec) -> TrialOutcome:
         predict_cost=model_cost(family, models),
         model_path=spec.model_path,
     )
+
+
+SUBSAMPLE_FRACTION = 0.25     # the lowest fidelity: the first fold's model fit on this share of its rows
+SUBSAMPLE_MIN_ROWS = 4000     # ... where the first fold trains on at least this many rows
+
+
+def has_subsample_rung(folds) -> bool:
+    """Whether a pruned trial first reports a subsample fit (step 0) before its folds:
+    k-fold CV whose first fold trains on at least SUBSAMPLE_MIN_ROWS rows. Below that a
+    quarter of the rows says too little about the configuration to stop it."""
+    return len(folds) >= 2 and len(folds[0][0]) >= SUBSAMPLE_MIN_ROWS
+
+
+def pruning_steps(folds) -> int:
+    """The resource the pruner shares out: the subsample rung (where there is one) and the folds."""
+    return len(folds) + int(has_subsample_rung(folds))
+
+
+def subsample_rows(train_idx: np.ndarray, y: np.ndarray, classification: bool, seed: int) -> np.ndarray:
+    """SUBSAMPLE_FRACTION of `train_idx`, drawn per class for a classifier (each class keeps
+    its share, and at least two rows where it has them, so no class goes missing)."""
+    rng = np.random.default_rng(seed)
+    if not classification:
+        return np.sort(rng.choice(train_idx, max(1, int(SUBSAMPLE_FRACTION * len(train_idx))), replace=False))
+    parts = []
+    for c in np.unique(y[train_idx]):
+        rows = train_idx[y[train_idx] == c]
+        take = max(int(np.ceil(SUBSAMPLE_FRACTION * len(rows))), min(len(rows), 2))
+        parts.append(rng.choice(rows, take, replace=False))
+    return np.sort(np.concatenate(parts))
+
+
+def _subsample_value(spec: TrialSpec, family, params, imbalance, metric, X, y, t_start) -> float | None:
+    """The metric on the first fold's validation rows of a model fit on a subsample of its
+    training rows (the successive-halving rung below the folds); None if that fit fails
+    (the folds then decide, at their own steps)."""
+    from assay.search.imbalance import fit_with
+
+    train_idx, val_idx = spec.folds[0]
+    sub = subsample_rows(np.asarray(train_idx), y, spec.info.is_classification, spec.info.seed)
+    info = _with_time_allowance(spec.info, spec.time_budget, t_start, len(spec.folds) / SUBSAMPLE_FRACTION + 1)
+    try:
+        est = family.build(dict(params), info)
+        fit_with(est, X.iloc[sub], y[sub], imbalance, spec.info.seed)
+        pred = predict_output(est, X.iloc[val_idx], spec.info.task)
+        value = float(metric.value(y[val_idx], pred))
+    except Exception:  # noqa: BLE001 - a failure on a quarter of the rows is not the trial's
+        return None
+    return value if np.isfinite(value) else None
 
 
 def model_cost(family, models: list) -> tuple[float, float]:

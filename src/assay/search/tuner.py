@@ -18,7 +18,7 @@ from assay.metrics import Metric
 from assay.models.base import ModelFamily, ProblemInfo
 from assay.search.budget import Budget, refit_seconds
 from assay.search.records import TrialRecord, best_per_family
-from assay.search.trial import TrialSpec, evaluate
+from assay.search.trial import SUBSAMPLE_FRACTION, TrialSpec, evaluate, pruning_steps
 
 TRIAL_SHARE = 0.4     # most of the time limit one trial may use (unless trial_time_limit is set)
 KEEP_TOP = 10          # trials whose fold models are kept as ensemble candidates (plus best per family)
@@ -132,7 +132,7 @@ class Search:
         storage = f"sqlite:///{os.path.join(self.workdir, 'trials.db')}"
         objectives = (self.fairness.study_args(self.config.seed) if self.fairness is not None
                       else {"direction": "maximize", "sampler": _make_sampler(self.config),
-                            "pruner": make_pruner(self.config.pruner, len(self.folds))})
+                            "pruner": make_pruner(self.config.pruner, pruning_steps(self.folds))})
         self._storage = storage if self.fairness is None else None   # no pruning multi-objective
         study = optuna.create_study(study_name="assay", storage=storage, load_if_exists=True,
                                     **objectives)
@@ -214,7 +214,9 @@ class Search:
         if res.status == OK and res.value.pruned:
             rec.status, rec.fit_seconds = PRUNED, res.value.fit_seconds
             rec.error = (f"pruned after {len(res.value.fold_values)} of {len(self.folds)} folds "
-                         f"({self.metric.name} {res.value.value:.5g} on those)")
+                         f"({self.metric.name} {res.value.value:.5g} on those)" if res.value.fold_values else
+                         f"pruned on a {SUBSAMPLE_FRACTION:.0%} subsample of the first fold's rows "
+                         f"({self.metric.name} {res.value.value:.5g} there)")
         elif res.status == OK:
             out = res.value
             rec.value, rec.score, rec.oof = out.value, out.score, out.oof
@@ -241,7 +243,7 @@ class Search:
         if (self._storage is None or study_trial_id is None or self.config.pruner == "none"
                 or len(self.folds) < 2):
             return None
-        return (self._storage, study_trial_id, self.config.pruner, len(self.folds))
+        return (self._storage, study_trial_id, self.config.pruner, pruning_steps(self.folds))
 
     def _prune_models(self) -> None:
         """Keep fold models (and out-of-fold predictions) only for ensemble candidates."""
@@ -286,17 +288,19 @@ def finish_estimate(records: list[TrialRecord], n_folds: int, stacking: bool) ->
 PRUNED = "pruned"
 
 
-def make_pruner(name: str, n_folds: int):
-    """Optuna pruner over the folds of a trial (step i = mean score of the first i+1 folds):
-    "median" stops a trial whose running score is below the median of earlier trials at the
-    same fold (after 5 complete trials); "hyperband" runs successive halving brackets with
-    the folds as the resource; "none" never stops one."""
+def make_pruner(name: str, n_steps: int):
+    """Optuna pruner over the steps of a trial (`trial.pruning_steps`): where the first fold
+    trains on enough rows, step 0 is that fold's model fit on a quarter of its rows
+    (`trial.has_subsample_rung`); then step i (shifted by one after the rung) = mean score of
+    the first i+1 folds. "median" stops a trial whose running score is below the median of
+    earlier trials at the same step (after 5 complete trials); "hyperband" runs successive
+    halving brackets with the subsample and the folds as the resource; "none" never stops one."""
     import optuna
 
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_folds, 1), reduction_factor=3)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(n_steps, 1), reduction_factor=3)
     return optuna.pruners.NopPruner()
 
 
