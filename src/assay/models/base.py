@@ -97,10 +97,11 @@ class ModelFamily:
         return ref + [c for c in rest if c not in ref]
 
     def leads_search(self, info: ProblemInfo) -> bool:
-        """Whether this family's first configuration runs right after the references, ahead
-        of every other family's (`search.tuner._default_queue`): for a problem where the
-        family is expected to be both stronger and much cheaper than the boosters the search
-        starts with. False by default."""
+        """Whether this family's first configuration runs right after the first reference
+        (LightGBM's defaults), ahead of the other references and every other family's
+        (`search.tuner._default_queue`): for a problem where the family is expected to be
+        both stronger and much cheaper than the boosters the search starts with. False by
+        default."""
         return False
 
     def reference_configs(self, info: ProblemInfo) -> list[dict]:
