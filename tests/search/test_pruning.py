@@ -55,14 +55,14 @@ def compas():
     return pd.read_csv(DATA / "compas_two_year.csv.gz")
 
 
-def test_on_larger_data_a_subsample_of_the_first_fold_is_the_lowest_rung(compas, tmp_path):
-    """Successive halving on data subsamples: where the first fold trains on at least
-    SUBSAMPLE_MIN_ROWS rows, a sampled configuration is first fit on a quarter of them
-    (step 0) and can be stopped there, before any full fold."""
+def test_hyperband_on_larger_data_starts_from_a_subsample_of_the_first_fold(compas, tmp_path):
+    """Successive halving on data subsamples: with Hyperband, where the first fold trains on
+    at least SUBSAMPLE_MIN_ROWS rows, a sampled configuration is first fit on a quarter of
+    them (step 1, Hyperband's first rung) and can be stopped there, before any full fold."""
     from assay.search.trial import SUBSAMPLE_MIN_ROWS, has_subsample_rung, pruning_steps, subsample_rows
 
     run = assay.fit(compas, "two_year_recid", time_limit=None, max_trials=24, families=["linear"],
-                    verbosity=0, pruner="median", n_folds=3, seed=0)
+                    verbosity=0, pruner="hyperband", n_folds=3, seed=0)
     lb = run.leaderboard()
     pruned = lb[lb["status"] == "pruned"]
     on_subsample = pruned[pruned["error"].str.contains("pruned on a 25% subsample")]
@@ -71,15 +71,16 @@ def test_on_larger_data_a_subsample_of_the_first_fold_is_the_lowest_rung(compas,
     study = optuna.load_study(study_name="assay", storage=f"sqlite:///{path / 'trials.db'}")
     steps = {t.number: sorted(t.intermediate_values) for t in study.trials}
     for number in on_subsample["trial"].astype(int):
-        assert steps[number] == [0]                     # stopped at the rung, no fold reported
+        assert steps[number] == [1]                     # stopped at the rung, no fold reported
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.intermediate_values]
-    assert complete and all(sorted(t.intermediate_values) == [0, 1, 2] for t in complete)
+    assert complete and all(sorted(t.intermediate_values) == [1, 2, 3] for t in complete)
 
     # the rung needs enough rows, and keeps every class of a rare-class target
     import numpy as np
     folds = [(np.arange(SUBSAMPLE_MIN_ROWS), np.arange(10)), (np.arange(10), np.arange(10))]
-    assert has_subsample_rung(folds) and pruning_steps(folds) == 3
-    assert not has_subsample_rung([(np.arange(SUBSAMPLE_MIN_ROWS - 1), np.arange(10))] * 2)
+    assert has_subsample_rung(folds, "hyperband") and pruning_steps(folds, "hyperband") == 3
+    assert not has_subsample_rung(folds, "median") and pruning_steps(folds, "median") == 2
+    assert not has_subsample_rung([(np.arange(SUBSAMPLE_MIN_ROWS - 1), np.arange(10))] * 2, "hyperband")
     y = np.zeros(SUBSAMPLE_MIN_ROWS, int)
     y[:3] = 1
     sub = subsample_rows(np.arange(SUBSAMPLE_MIN_ROWS), y, True, 0)

@@ -136,7 +136,7 @@ class Search:
         storage = f"sqlite:///{os.path.join(self.workdir, 'trials.db')}"
         objectives = (self.fairness.study_args(self.config.seed) if self.fairness is not None
                       else {"direction": "maximize", "sampler": _make_sampler(self.config),
-                            "pruner": make_pruner(self.config.pruner, pruning_steps(self.folds))})
+                            "pruner": make_pruner(self.config.pruner, pruning_steps(self.folds, self.config.pruner))})
         self._storage = storage if self.fairness is None else None   # no pruning multi-objective
         study = optuna.create_study(study_name="assay", storage=storage, load_if_exists=True,
                                     **objectives)
@@ -247,7 +247,7 @@ class Search:
         if (self._storage is None or study_trial_id is None or self.config.pruner == "none"
                 or len(self.folds) < 2):
             return None
-        return (self._storage, study_trial_id, self.config.pruner, pruning_steps(self.folds))
+        return (self._storage, study_trial_id, self.config.pruner, pruning_steps(self.folds, self.config.pruner))
 
     def _prune_models(self) -> None:
         """Keep fold models (and out-of-fold predictions) only for ensemble candidates."""
@@ -293,10 +293,10 @@ PRUNED = "pruned"
 
 
 def make_pruner(name: str, n_steps: int):
-    """Optuna pruner over the steps of a trial (`trial.pruning_steps`): where the first fold
-    trains on enough rows, step 0 is that fold's model fit on a quarter of its rows
-    (`trial.has_subsample_rung`); then step i (shifted by one after the rung) = mean score of
-    the first i+1 folds. "median" stops a trial whose running score is below the median of
+    """Optuna pruner over the steps of a trial (`trial.pruning_steps`): step i = mean score of
+    the first i+1 folds; with Hyperband, where the first fold trains on enough rows, step 1
+    is that fold's model fit on a quarter of its rows (`trial.has_subsample_rung`; Hyperband's
+    first rung is at step 1) and the folds follow at steps 2..k. "median" stops a trial whose running score is below the median of
     earlier trials at the same step (after 5 complete trials); "hyperband" runs successive
     halving brackets with the subsample and the folds as the resource; "none" never stops one."""
     import optuna
