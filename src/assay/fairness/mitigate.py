@@ -252,9 +252,7 @@ def mitigate(run, constraint: str, sensitive=None, *, data=None, method: str = "
             info["bound_met"] = True
     elif method == "threshold_optimizer":
         model, new_oof = _threshold_optimizer(run, c, sens, p1, y, labels, fit_groups, seed)
-    if method in ("shift", "threshold_optimizer") and _refit_members(run.model):
-        info["note"] = (info.get("note", "") + " " + REFIT_NOTE).strip()
-    if method not in ("shift", "threshold_optimizer"):
+    else:
         X, yy, w_groups = _refit_inputs(run, data, sens)
         if method == "exponentiated_gradient":
             model = _exponentiated_gradient(run, c, sens, X, yy, w_groups, bound, seed)
@@ -263,6 +261,8 @@ def mitigate(run, constraint: str, sensitive=None, *, data=None, method: str = "
         new_oof = None
         info["note"] = (info.get("note", "") + " refitted on all training rows: the out-of-fold "
                         "predictions below are the parent's").strip()
+    if method in POST_PROCESSING and _refit_members(run.model):
+        info["note"] = (info.get("note", "") + " " + REFIT_NOTE).strip()
     elapsed = time.monotonic() - t0
     meta = _new_meta(run, info, elapsed, new_oof, y, labels, fit_groups, c.name, p1)
     new_arrays = dict(arrays)
@@ -279,6 +279,7 @@ def mitigate(run, constraint: str, sensitive=None, *, data=None, method: str = "
     return new
 
 
+POST_PROCESSING = ("shift", "threshold_optimizer")   # fitted on the parent's out-of-fold scores
 REFIT_NOTE = ("the thresholds were fitted on out-of-fold scores, but members refit on all rows "
               "predict: their scores are more confident than those, so the disparity on new rows "
               "can exceed the tolerance by more than sampling noise; to predict with the models "

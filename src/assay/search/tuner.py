@@ -296,9 +296,10 @@ def make_pruner(name: str, n_steps: int):
     """Optuna pruner over the steps of a trial (`trial.pruning_steps`): step i = mean score of
     the first i+1 folds; with Hyperband, where the first fold trains on enough rows, step 1
     is that fold's model fit on a quarter of its rows (`trial.has_subsample_rung`; Hyperband's
-    first rung is at step 1) and the folds follow at steps 2..k. "median" stops a trial whose running score is below the median of
-    earlier trials at the same step (after 5 complete trials); "hyperband" runs successive
-    halving brackets with the subsample and the folds as the resource; "none" never stops one."""
+    first rung is at step 1) and the folds follow at steps 2..k. "median" stops a trial whose
+    running score is below the median of earlier trials at the same step (after 5 complete
+    trials); "hyperband" runs successive halving brackets with the subsample and the folds as
+    the resource; "none" never stops one."""
     import optuna
 
     if name == "median":
